@@ -1,0 +1,116 @@
+# vmrun — see README.md. `make` builds the host tool and the guest agent,
+# `make guest` the kernel+initramfs, `make image` the default base image,
+# `make check` runs the tests, `make bench` the benchmarks.
+CC      ?= gcc
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/vmrun
+MANDIR  ?= $(PREFIX)/share/man
+B       := build
+WERROR  ?= 1
+V       ?= 0
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wold-style-definition -Wpointer-arith -Wcast-align -Wwrite-strings -Wundef -Wvla \
+        -Wimplicit-fallthrough -Wswitch-enum -Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CSTD     := -std=c17 -D_GNU_SOURCE
+OPT      ?= -O2 -g
+HARDEN   := -D_FORTIFY_SOURCE=3 -fstack-protector-strong
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1 -g
+HOST_PKGS := libvirt jansson libcrypto
+HOST_CFLAGS := $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
+HOST_LIBS   := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lm
+CPPFLAGS_ALL := -Iguest-agent -Iorchestrator -DVMRUN_DATADIR='"$(DATADIR)"'
+
+ifeq ($(V),0)
+Q = @
+quiet = @printf '  %-7s %s\n' $(1) $(2);
+else
+Q =
+quiet =
+endif
+
+ORCH_SRCS  := $(filter-out orchestrator/main.c,$(wildcard orchestrator/*.c)) guest-agent/wire.c
+ORCH_OBJS  := $(patsubst %.c,$(B)/host/%.o,$(ORCH_SRCS))
+AGENT_SRCS := $(wildcard guest-agent/*.c)
+
+all: $(B)/vmrun $(B)/guest/vmrun-agent
+.PHONY: all guest image deps demo check install clean lint unit agent-tests vm-tests fuzz-replay
+
+$(B)/host/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(CSTD) $(OPT) $(HARDEN) -fPIE -MMD -MP $(WARN) $(CPPFLAGS_ALL) $(HOST_CFLAGS) -c $< -o $@
+
+$(B)/libvmrun.a: $(ORCH_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(B)/vmrun: $(B)/host/orchestrator/main.o $(B)/libvmrun.a
+	$(call quiet,LINK,$@)$(CC) -pie -Wl,-z,relro,-z,now -o $@ $^ $(HOST_LIBS)
+
+-include $(shell find $(B)/host $(B)/san $(B)/agent $(B)/tests -name "*.d" -type f 2>/dev/null)
+
+# ---- tests ---------------------------------------------------------------
+# Unit tests link the host library built with ASan+UBSan.
+SAN_OBJS   := $(patsubst %.c,$(B)/san/%.o,$(ORCH_SRCS))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/*.c))
+TEST_WARN  := $(WARN) -Wno-write-strings
+
+$(B)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(CSTD) $(SAN) -MMD -MP $(WARN) $(CPPFLAGS_ALL) $(HOST_CFLAGS) -c $< -o $@
+
+$(B)/libvmrun-san.a: $(SAN_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/unit/%: tests/unit/%.c tests/tap.h $(B)/libvmrun-san.a
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(CSTD) $(SAN) $(TEST_WARN) $(CPPFLAGS_ALL) $(HOST_CFLAGS) $< $(B)/libvmrun-san.a $(HOST_LIBS) -o $@
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "# $$t"; $$t || exit 1; done
+.PHONY: unit
+
+# ---- guest: agent, initramfs, kernel --------------------------------------
+AGENT_HDRS := $(wildcard guest-agent/*.h)
+$(B)/guest/vmrun-agent: $(AGENT_SRCS) $(AGENT_HDRS)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(CSTD) $(OPT) $(WARN) -Iguest-agent -static $(AGENT_SRCS) -ljansson -o $@
+
+$(B)/guest/initramfs.cpio: $(B)/guest/vmrun-agent images/mkinitramfs.sh
+	$(call quiet,CPIO,$@)bash images/mkinitramfs.sh $< $@
+
+# build-kernel.sh is incremental and cached on its own stamp.
+$(B)/guest/vmlinux: images/kernel/vmrun.config images/build-kernel.sh
+	@mkdir -p $(dir $@)
+	$(call quiet,KERNEL,$@)bash images/build-kernel.sh $(B)/kernel
+	$(Q)cp $(B)/kernel/vmlinux $@
+
+guest: $(B)/guest/vmlinux $(B)/guest/initramfs.cpio
+
+# ---- images ----------------------------------------------------------------
+$(B)/images/default.qcow2: images/build-image.sh
+	@mkdir -p $(dir $@)
+	$(call quiet,IMAGE,$@)bash images/build-image.sh $@
+
+image: $(B)/images/default.qcow2
+
+# ---- set-up and demo -------------------------------------------------------
+# Debian packages vmrun needs to build, run and test (root: apt-get).
+deps:
+	bash images/install-deps.sh
+
+demo: all guest image
+	$(B)/vmrun $(B)/images/default.qcow2 examples/hello.py world
+
+# ---- install ---------------------------------------------------------------
+install: all guest
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(B)/vmrun $(DESTDIR)$(BINDIR)/vmrun
+	install -m 0644 $(B)/guest/vmlinux $(B)/guest/initramfs.cpio $(DESTDIR)$(DATADIR)/
+	install -m 0644 docs/vmrun.1 $(DESTDIR)$(MANDIR)/man1/vmrun.1
+
+clean:
+	rm -rf $(B)/host $(B)/san $(B)/tests $(B)/guest $(B)/vmrun $(B)/libvmrun*.a

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "paths.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fileio.h"
+
+#ifndef VMRUN_DATADIR
+#define VMRUN_DATADIR "/usr/local/share/vmrun"
+#endif
+
+int
+paths_state_dir(char **out, struct vr_error **errp)
+{
+    const char *env = getenv("VMRUN_STATE_DIR");
+    char *dir = NULL;
+    int r;
+
+    if (env && *env)
+        r = asprintf(&dir, "%s", env);
+    else if (geteuid() == 0)
+        r = asprintf(&dir, "/var/lib/vmrun");
+    else if ((env = getenv("XDG_STATE_HOME")) && *env)
+        r = asprintf(&dir, "%s/vmrun", env);
+    else if ((env = getenv("HOME")) && *env)
+        r = asprintf(&dir, "%s/.local/state/vmrun", env);
+    else
+        return vr_fail(errp, 0, "cannot find a state directory: set VMRUN_STATE_DIR or HOME");
+    if (r < 0)
+        return vr_fail(errp, ENOMEM, "cannot build the state directory path");
+    if (fileio_mkdirs(dir, 0700) < 0) {
+        int saved = errno;
+        vr_fail(errp, saved, "cannot create the state directory '%s'", dir);
+        free(dir);
+        return -1;
+    }
+    *out = dir;
+    return 0;
+}
+
+int
+paths_runtime_dir(char **out, struct vr_error **errp)
+{
+    const char *env = getenv("VMRUN_RUNTIME_DIR");
+    char *dir = NULL;
+    struct stat st;
+    int r;
+
+    if (env && *env)
+        r = asprintf(&dir, "%s", env);
+    else if (geteuid() == 0)
+        r = asprintf(&dir, "/run/vmrun");
+    else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
+        r = asprintf(&dir, "%s/vmrun", env);
+    else
+        r = asprintf(&dir, "/tmp/vmrun-%lu", (unsigned long)geteuid());
+    if (r < 0)
+        return vr_fail(errp, ENOMEM, "cannot build the runtime directory path");
+    if (fileio_mkdirs(dir, 0700) < 0 || lstat(dir, &st) < 0) {
+        int saved = errno;
+        vr_fail(errp, saved, "cannot create the runtime directory '%s'", dir);
+        free(dir);
+        return -1;
+    }
+    /* in a shared directory such as /tmp, refuse one someone else made */
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+        vr_fail(errp, 0, "the runtime directory '%s' is not a private directory of this user (set VMRUN_RUNTIME_DIR)",
+                dir);
+        free(dir);
+        return -1;
+    }
+    *out = dir;
+    return 0;
+}
+
+int
+paths_guest_file(const char *name, char **out, struct vr_error **errp)
+{
+    char exe[PATH_MAX];
+    char *candidates[4] = {NULL, NULL, NULL, NULL};
+    const char *env = getenv("VMRUN_GUEST_DIR");
+    ssize_t n;
+    int i, found = -1;
+
+    if (env && *env && asprintf(&candidates[0], "%s/%s", env, name) < 0)
+        candidates[0] = NULL;
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        const char *dir = dirname(exe);
+        if (asprintf(&candidates[1], "%s/guest/%s", dir, name) < 0)
+            candidates[1] = NULL;
+        if (asprintf(&candidates[2], "%s/../share/vmrun/%s", dir, name) < 0)
+            candidates[2] = NULL;
+    }
+    if (asprintf(&candidates[3], "%s/%s", VMRUN_DATADIR, name) < 0)
+        candidates[3] = NULL;
+    for (i = 0; i < 4; i++) {
+        if (candidates[i] && access(candidates[i], R_OK) == 0) {
+            found = i;
+            break;
+        }
+    }
+    if (found >= 0) {
+        *out = realpath(candidates[found], NULL);
+        if (!*out)
+            found = -1;
+    }
+    for (i = 0; i < 4; i++)
+        free(candidates[i]);
+    if (found < 0)
+        return vr_fail(errp, 0, "cannot find the guest file '%s' (looked in $VMRUN_GUEST_DIR, next to the vmrun binary and in %s); run 'make guest' or 'make install'",
+                       name, VMRUN_DATADIR);
+    return 0;
+}

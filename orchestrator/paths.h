@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* paths: where vmrun keeps its state and finds its guest kernel and agent. */
+#ifndef VMRUN_PATHS_H
+#define VMRUN_PATHS_H
+
+#include "error.h"
+
+/* The state directory (created 0700): VMRUN_STATE_DIR, else /var/lib/vmrun
+ * for root, else $XDG_STATE_HOME/vmrun or ~/.local/state/vmrun. */
+int paths_state_dir(char **out, struct vr_error **errp);
+
+/* The runtime directory for short-lived per-run files: sockets, libvirt's
+ * embedded root, the console log (created 0700). Short on purpose: Unix
+ * socket paths inside it must fit in 108 bytes. VMRUN_RUNTIME_DIR, else
+ * /run/vmrun for root, else $XDG_RUNTIME_DIR/vmrun, else /tmp/vmrun-UID. */
+int paths_runtime_dir(char **out, struct vr_error **errp);
+
+/* Locate a guest file (vmlinux, initramfs.cpio): $VMRUN_GUEST_DIR, then
+ * <dir of the vmrun binary>/guest (the build tree), then
+ * <dir of the binary>/../share/vmrun, then the compiled-in data directory. */
+int paths_guest_file(const char *name, char **out, struct vr_error **errp);
+
+#endif

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "version.h"
+
+const char *
+report_status_name(enum run_status s)
+{
+    switch (s) {
+    case RUN_EXITED: return "exited";
+    case RUN_SIGNALED: return "signaled";
+    case RUN_TIMEOUT: return "timeout";
+    case RUN_OOM: return "oom";
+    case RUN_ERROR: return "error";
+    }
+    return "error";
+}
+
+int
+report_exit_status(const struct run_result *res)
+{
+    switch (res->status) {
+    case RUN_EXITED: return res->exit_code & 0xff;
+    case RUN_SIGNALED: return 128 + (res->signal & 0x7f);
+    case RUN_OOM: return 128 + 9;
+    case RUN_TIMEOUT: return REPORT_EXIT_TIMEOUT;
+    case RUN_ERROR: return res->interrupted ? REPORT_EXIT_INTERRUPTED : REPORT_EXIT_FAILURE;
+    }
+    return REPORT_EXIT_FAILURE;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t
+report_utf8_seq(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n, i;
+    unsigned cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (left < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+int
+report_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        size_t n = report_utf8_seq(s + i, len - i);
+        if (!n)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+char *
+report_base64(const unsigned char *data, size_t len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    size_t i, o = 0;
+
+    if (!out)
+        return NULL;
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
+        out[o++] = tbl[v >> 18];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = tbl[(v >> 6) & 63];
+        out[o++] = tbl[v & 63];
+    }
+    if (i < len) {
+        unsigned v = (unsigned)data[i] << 16 | (i + 1 < len ? (unsigned)data[i + 1] << 8 : 0);
+        out[o++] = tbl[v >> 18];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int
+report_set_bytes(json_t *obj, const char *key, const unsigned char *data, size_t len)
+{
+    _cleanup_free_ char *lossy = NULL;
+    _cleanup_free_ char *b64 = NULL;
+    _cleanup_free_ char *b64key = NULL;
+    size_t i = 0, o = 0;
+
+    if (!data)
+        data = (const unsigned char *)"";
+    if (report_utf8_valid(data, len))
+        return json_object_set_new(obj, key, json_stringn((const char *)data, len));
+    lossy = malloc(len * 3 + 1);
+    b64 = report_base64(data, len);
+    if (!lossy || !b64 || asprintf(&b64key, "%s_base64", key) < 0)
+        return -1;
+    while (i < len) {
+        size_t n = report_utf8_seq(data + i, len - i);
+        if (n) {
+            memcpy(lossy + o, data + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(lossy + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    if (json_object_set_new(obj, key, json_stringn(lossy, o)) < 0)
+        return -1;
+    return json_object_set_new(obj, b64key, json_string(b64));
+}
+
+static json_t *
+report_ms(double ms)
+{
+    return ms < 0 ? json_null() : json_real((double)(long long)(ms * 1000.0) / 1000.0);
+}
+
+static json_t *
+report_str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *
+report_build(const struct vr_options *opts, const struct run_result *res)
+{
+    json_t *r = json_object();
+    json_t *t = json_object();
+    json_t *img = json_object();
+    json_t *usage;
+
+    if (!r || !t || !img) {
+        json_decref(r);
+        json_decref(t);
+        json_decref(img);
+        return NULL;
+    }
+    json_object_set_new(r, "vmrun_version", json_string(VMRUN_VERSION));
+    json_object_set_new(r, "status", json_string(report_status_name(res->status)));
+    json_object_set_new(r, "exit_code",
+                        res->exit_code >= 0 ? json_integer(res->exit_code) : json_null());
+    json_object_set_new(r, "signal", res->signal >= 0 ? json_integer(res->signal) : json_null());
+    json_object_set_new(r, "exit_status", json_integer(report_exit_status(res)));
+    json_object_set_new(r, "mode", json_string(opts->import_mode ? "import" : "run"));
+    json_object_set_new(r, "module", report_str_or_null(opts->module));
+    report_set_bytes(r, "stdout", res->out.data, res->out.len);
+    report_set_bytes(r, "stderr", res->err.data, res->err.len);
+    json_object_set_new(r, "stdout_bytes", json_integer((json_int_t)res->out.total));
+    json_object_set_new(r, "stderr_bytes", json_integer((json_int_t)res->err.total));
+    json_object_set_new(r, "stdout_truncated", json_boolean(res->out.truncated));
+    json_object_set_new(r, "stderr_truncated", json_boolean(res->err.truncated));
+    if (res->import_info)
+        json_object_set(r, "import", res->import_info);
+
+    json_object_set_new(t, "prepare_ms", report_ms(res->t.prepare_ms));
+    json_object_set_new(t, "boot_ms", report_ms(res->t.boot_ms));
+    json_object_set_new(t, "agent_ready_ms", report_ms(res->t.agent_ready_ms));
+    json_object_set_new(t, "transfer_ms", report_ms(res->t.transfer_ms));
+    json_object_set_new(t, "run_ms", report_ms(res->t.run_ms));
+    json_object_set_new(t, "teardown_ms", report_ms(res->t.teardown_ms));
+    json_object_set_new(t, "total_ms", report_ms(res->t.total_ms));
+    json_object_set_new(t, "kill_ms", report_ms(res->t.kill_ms));
+    json_object_set_new(r, "timings", t);
+
+    json_object_set_new(r, "accel", json_string(res->accel_kvm ? "kvm" : "tcg"));
+    json_object_set_new(r, "accel_reason", report_str_or_null(res->accel_reason));
+    if (res->have_usage) {
+        usage = json_object();
+        json_object_set_new(usage, "cpu_ms", json_integer((json_int_t)res->cpu_ms));
+        json_object_set_new(usage, "maxrss_kb", json_integer((json_int_t)res->maxrss_kb));
+        json_object_set_new(r, "usage", usage);
+    } else {
+        json_object_set_new(r, "usage", json_null());
+    }
+    json_object_set_new(img, "path", report_str_or_null(res->image.path ? res->image.path
+                                                                        : opts->image));
+    json_object_set_new(img, "format", json_string(opts->format == IMAGE_RAW ? "raw" : "qcow2"));
+    json_object_set_new(img, "sha256", res->image.digest[0] ? json_string(res->image.digest)
+                                                            : json_null());
+    json_object_set_new(img, "root_device", report_str_or_null(res->root_device));
+    json_object_set_new(r, "image", img);
+    json_object_set_new(r, "kernel", report_str_or_null(res->kernel));
+    json_object_set_new(r, "agent_version", report_str_or_null(res->agent_version));
+    json_object_set_new(r, "overlay", report_str_or_null(res->overlay_kept));
+    json_object_set_new(r, "limits",
+                        json_pack("{s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "timeout_s", opts->timeout_s,
+                                  "output_limit", (json_int_t)opts->output_limit, "memory_mib",
+                                  (json_int_t)opts->memory_mib, "cpus", (json_int_t)opts->cpus,
+                                  "cpu_s", (json_int_t)opts->limit_cpu_s, "nproc",
+                                  (json_int_t)opts->limit_nproc, "nofile",
+                                  (json_int_t)opts->limit_nofile, "fsize",
+                                  (json_int_t)opts->limit_fsize));
+    if (res->status == RUN_ERROR && res->error) {
+        json_object_set_new(r, "error",
+                            json_pack("{s:s,s:s}", "kind",
+                                      res->error->kind == VR_ERR_USAGE ? "usage" : "infrastructure",
+                                      "message", res->error->message));
+    } else {
+        json_object_set_new(r, "error", json_null());
+    }
+    return r;
+}

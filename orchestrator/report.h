@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * report: the JSON record of a run (schema in docs/report-schema.md) and the
+ * exit status derived from it.
+ */
+#ifndef VMRUN_REPORT_H
+#define VMRUN_REPORT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "run.h"
+
+#define REPORT_EXIT_FAILURE 125
+#define REPORT_EXIT_TIMEOUT 124
+#define REPORT_EXIT_INTERRUPTED 130
+
+json_t *report_build(const struct vr_options *opts, const struct run_result *res);
+int report_exit_status(const struct run_result *res);
+const char *report_status_name(enum run_status s);
+
+/* Put bytes into obj as a JSON string under key: as they are when valid
+ * UTF-8 (NUL included, escaped by JSON), else with each invalid byte replaced
+ * by U+FFFD under key and the exact bytes in base64 under key_base64. */
+int report_set_bytes(json_t *obj, const char *key, const unsigned char *data, size_t len);
+
+/* Helpers exposed for tests. */
+int report_utf8_valid(const unsigned char *s, size_t len);
+char *report_base64(const unsigned char *data, size_t len);
+
+#endif

@@ -1,0 +1,959 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * run.c: one run of a module, end to end.
+ *
+ * How it works:
+ *  1. prepare: check the image (format, no backing file), the module, inputs
+ *     and stdin; make a private run directory under the state directory;
+ *     create the qcow2 overlay; pick the accelerator.
+ *  2. boot: start the watchdog (reaper.c), open libvirt (by default an
+ *     embedded QEMU driver rooted in the run directory, seeded with a shared
+ *     capabilities cache so it does not re-probe QEMU), listen on the agent
+ *     socket, start a transient domain that libvirt auto-destroys, accept
+ *     QEMU's connection and exchange hellos under --boot-timeout.
+ *  3. transfer: ship the module, inputs and stdin as `file` messages.
+ *  4. run: send `run`, then forward `output` frames to the terminal as they
+ *     arrive until `exit`. The deadline (--timeout after `run` was sent) is
+ *     enforced here with poll(2) on CLOCK_MONOTONIC: when it passes, QEMU is
+ *     SIGKILLed (pid from libvirt's pid file) and the domain destroyed,
+ *     whatever the guest is doing. SIGINT/SIGTERM/SIGHUP arrive through a
+ *     signalfd in the same poll and end the run the same way.
+ *  5. teardown: destroy the domain (gracefully when the agent finished, so
+ *     QEMU flushes the overlay), close libvirt, remove the run directory
+ *     (and with it the overlay, unless --keep-overlay), dismiss the watchdog.
+ * Every byte from the guest goes through the strict frame decoder and the
+ * checks below; nothing it says can make the host allocate without bound.
+ */
+#include "run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "channel.h"
+#include "cleanup.h"
+#include "deadline.h"
+#include "domain.h"
+#include "fileio.h"
+#include "overlay.h"
+#include "paths.h"
+#include "reaper.h"
+#include "version.h"
+#include "wire.h"
+
+#define RUN_FILE_TOTAL_MAX (256ULL << 20) /* module + inputs + stdin */
+#define RUN_LOG_TAIL 8192
+#define RUN_STDIN_NAME ".vmrun-stdin"
+
+struct run_file {
+    const char *path; /* on the host */
+    const char *name; /* in the guest's working directory */
+    uint64_t size;
+    mode_t mode;
+};
+
+struct run_ctx {
+    const struct vr_options *o;
+    struct run_io io;
+    struct run_result *res;
+    struct vr_error *err;
+
+    struct run_file *files;
+    size_t n_files;
+    const char *module_name;
+    int stdin_index; /* index in files, or -1 */
+
+    char *state_dir;
+    char *run_dir;
+    char *overlay;
+    char *socket_path;
+    char *console_path;
+    char *embed_root;
+    char *cache_dir;
+    char *initrd;
+
+    struct reaper reaper;
+    int reaper_started;
+    struct channel ch;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    pid_t qemu_pid;
+    int sigfd;
+    json_int_t next_id;
+    int killed; /* QEMU was killed and reaped */
+    int64_t t_start;
+};
+
+static void
+run_progress(struct run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+run_progress(struct run_ctx *c, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (!c->io.progress)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->io.progress(c->io.opaque, msg);
+}
+
+/* ---- prepare ----------------------------------------------------------- */
+
+static int
+run_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 0 && n <= 255 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+           !strchr(name, '/');
+}
+
+static int
+run_import_name_ok(const char *name)
+{
+    size_t n = strlen(name), i;
+
+    if (n < 4 || strcmp(name + n - 3, ".py") != 0)
+        return 0;
+    for (i = 0; i < n - 3; i++) {
+        char ch = name[i];
+        if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (i > 0 && ch >= '0' && ch <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+run_add_file(struct run_ctx *c, const char *what, const char *path, const char *name,
+             int allow_empty, uint64_t *total)
+{
+    struct run_file *grown;
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot read %s '%s'", what, path);
+    if (S_ISDIR(st.st_mode))
+        return vr_usage(&c->err, "%s '%s' is a directory, not a file", what, path);
+    if (!S_ISREG(st.st_mode))
+        return vr_usage(&c->err, "%s '%s' is not a regular file", what, path);
+    if (access(path, R_OK) < 0)
+        return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot read %s '%s'", what, path);
+    if (st.st_size == 0 && !allow_empty)
+        return vr_usage(&c->err, "%s '%s' is empty", what, path);
+    if (!run_name_ok(name))
+        return vr_usage(&c->err, "%s '%s' has a name the guest cannot take", what, path);
+    for (size_t i = 0; i < c->n_files; i++) {
+        if (strcmp(c->files[i].name, name) == 0)
+            return vr_usage(&c->err, "%s '%s' would be shipped as '%s', which another file already uses",
+                            what, path, name);
+    }
+    *total += (uint64_t)st.st_size;
+    if (*total > RUN_FILE_TOTAL_MAX)
+        return vr_usage(&c->err, "the module, inputs and stdin together exceed %llu MiB",
+                        RUN_FILE_TOTAL_MAX >> 20);
+    grown = realloc(c->files, (c->n_files + 1) * sizeof(*grown));
+    if (!grown)
+        return vr_fail(&c->err, ENOMEM, "cannot record %s '%s'", what, path);
+    c->files = grown;
+    c->files[c->n_files++] = (struct run_file){
+        .path = path, .name = name, .size = (uint64_t)st.st_size, .mode = st.st_mode & 0755};
+    return 0;
+}
+
+static const char *
+run_basename(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static int
+run_check_inputs(struct run_ctx *c)
+{
+    const struct vr_options *o = c->o;
+    uint64_t total = 0;
+    size_t i;
+
+    c->module_name = run_basename(o->module);
+    if (o->import_mode && !run_import_name_ok(c->module_name))
+        return vr_usage(&c->err, "--import needs a module file named like NAME.py with NAME a Python identifier, not '%s'",
+                        c->module_name);
+    if (run_add_file(c, "module", o->module, c->module_name, 0, &total) < 0)
+        return -1;
+    for (i = 0; i < o->n_inputs; i++) {
+        if (run_add_file(c, "input file", o->inputs[i], run_basename(o->inputs[i]), 1, &total) < 0)
+            return -1;
+    }
+    c->stdin_index = -1;
+    if (o->stdin_file) {
+        if (run_add_file(c, "stdin file", o->stdin_file, RUN_STDIN_NAME, 1, &total) < 0)
+            return -1;
+        c->stdin_index = (int)c->n_files - 1;
+    }
+    return 0;
+}
+
+static int
+run_make_dirs(struct run_ctx *c)
+{
+    _cleanup_free_ char *runtime = NULL;
+    _cleanup_free_ char *overlays = NULL;
+    unsigned char rnd[4] = {0};
+    char name[32];
+
+    if (paths_state_dir(&c->state_dir, &c->err) < 0 ||
+        paths_runtime_dir(&runtime, &c->err) < 0)
+        return -1;
+    if (asprintf(&overlays, "%s/overlays", c->state_dir) < 0 ||
+        asprintf(&c->cache_dir, "%s/cache", c->state_dir) < 0)
+        return vr_fail(&c->err, ENOMEM, "cannot build paths");
+    if (fileio_mkdirs(overlays, 0700) < 0 || fileio_mkdirs(c->cache_dir, 0700) < 0)
+        return vr_fail(&c->err, errno, "cannot create directories under '%s'", c->state_dir);
+    if (reaper_sweep(runtime) > 0)
+        run_progress(c, "cleaned up after a vmrun that died");
+    if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+        return vr_fail(&c->err, errno, "cannot get random bytes");
+    /* short: libvirt builds socket paths from the run directory and name */
+    snprintf(name, sizeof(name), "vmrun-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+    c->res->domain_name = strdup(name);
+    if (!c->res->domain_name || asprintf(&c->run_dir, "%s/%s", runtime, name) < 0)
+        return vr_fail(&c->err, ENOMEM, "cannot build paths");
+    if (mkdir(c->run_dir, 0700) < 0)
+        return vr_fail(&c->err, errno, "cannot create the run directory '%s'", c->run_dir);
+    if (asprintf(&c->socket_path, "%s/agent.sock", c->run_dir) < 0 ||
+        asprintf(&c->console_path, "%s/console.log", c->run_dir) < 0 ||
+        asprintf(&c->embed_root, "%s/libvirt", c->run_dir) < 0)
+        return vr_fail(&c->err, ENOMEM, "cannot build paths");
+    if (c->o->keep_overlay) {
+        _cleanup_free_ char *copy = strdup(c->o->keep_overlay);
+        _cleanup_free_ char *dir = NULL;
+        if (!copy)
+            return vr_fail(&c->err, ENOMEM, "cannot build paths");
+        dir = realpath(dirname(copy), NULL);
+        if (!dir)
+            return vr_error_set(&c->err, VR_ERR_USAGE, errno,
+                                "the directory of --keep-overlay '%s' does not exist",
+                                c->o->keep_overlay);
+        if (asprintf(&c->overlay, "%s/%s", dir, run_basename(c->o->keep_overlay)) < 0)
+            return vr_fail(&c->err, ENOMEM, "cannot build paths");
+    } else if (asprintf(&c->overlay, "%s/%s.qcow2", overlays, name) < 0) {
+        return vr_fail(&c->err, ENOMEM, "cannot build paths");
+    }
+    /* From here the watchdog owns clean-up should vmrun die. */
+    return reaper_start(&c->reaper, c->run_dir, name, c->o->keep_overlay ? NULL : c->overlay,
+                        &c->err) < 0
+               ? -1
+               : (c->reaper_started = 1, 0);
+}
+
+static int
+run_prepare(struct run_ctx *c)
+{
+    const struct vr_options *o = c->o;
+    struct accel_result accel;
+
+    if (image_inspect(o->image, o->format, o->allow_backing, &c->res->image, &c->err) < 0)
+        return -1;
+    if (run_check_inputs(c) < 0)
+        return -1;
+    if (o->kernel) {
+        c->res->kernel = realpath(o->kernel, NULL);
+        if (!c->res->kernel)
+            return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot use --kernel '%s'", o->kernel);
+    } else if (paths_guest_file("vmlinux", &c->res->kernel, &c->err) < 0) {
+        return -1;
+    }
+    if (o->initrd) {
+        c->initrd = realpath(o->initrd, NULL);
+        if (!c->initrd)
+            return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot use --initrd '%s'", o->initrd);
+    } else if (paths_guest_file("initramfs.cpio", &c->initrd, &c->err) < 0) {
+        return -1;
+    }
+    if (accel_choose(o->accel, &accel, &c->err) < 0)
+        return -1;
+    c->res->accel_kvm = accel.kvm;
+    c->res->accel_reason = accel.reason;
+    if (run_make_dirs(c) < 0)
+        return -1;
+    if (image_digest(&c->res->image, c->cache_dir, &c->err) < 0)
+        return -1;
+    if (overlay_create(&c->res->image, c->overlay, &c->err) < 0)
+        return -1;
+    if (o->keep_overlay)
+        c->res->overlay_kept = strdup(c->overlay);
+    return 0;
+}
+
+/* ---- boot -------------------------------------------------------------- */
+
+/* The embedded driver's config and a copy of the shared QEMU capabilities
+ * cache, so a fresh root does not spend seconds probing QEMU. */
+static int
+run_seed_embed_root(struct run_ctx *c)
+{
+    static const char qemu_conf[] =
+        "# written by vmrun for its private embedded libvirt driver\n"
+        "stdio_handler = \"file\"\n"
+        "user = \"root\"\n"
+        "group = \"root\"\n"
+        "dynamic_ownership = 0\n"
+        "security_driver = \"none\"\n";
+    _cleanup_free_ char *etc = NULL, *conf = NULL, *src = NULL, *dst = NULL;
+    DIR *d;
+    struct dirent *e;
+
+    if (asprintf(&etc, "%s/etc", c->embed_root) < 0 ||
+        asprintf(&conf, "%s/etc/qemu.conf", c->embed_root) < 0 ||
+        asprintf(&src, "%s/qemu-capabilities", c->cache_dir) < 0 ||
+        asprintf(&dst, "%s/cache/qemu/capabilities", c->embed_root) < 0)
+        return vr_fail(&c->err, ENOMEM, "cannot build paths");
+    if (fileio_mkdirs(etc, 0700) < 0 || fileio_mkdirs(dst, 0700) < 0)
+        return vr_fail(&c->err, errno, "cannot create '%s'", c->embed_root);
+    if (fileio_write_atomic(conf, qemu_conf, sizeof(qemu_conf) - 1, 0600) < 0)
+        return vr_fail(&c->err, errno, "cannot write '%s'", conf);
+    d = opendir(src);
+    if (!d)
+        return 0; /* first run: libvirt probes and we save the result after */
+    while ((e = readdir(d)) != NULL) {
+        char from[4096], to[4096], *data = NULL;
+        size_t len = 0;
+        if (!strstr(e->d_name, ".xml") || e->d_name[0] == '.')
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", src, e->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dst, e->d_name);
+        if (fileio_read_all(from, 16 << 20, &data, &len) == 0)
+            (void)fileio_write_atomic(to, data, len, 0600);
+        free(data);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* After a run that probed QEMU, keep its capabilities for the next ones. */
+static void
+run_save_capabilities(struct run_ctx *c)
+{
+    _cleanup_free_ char *src = NULL, *dst = NULL;
+    DIR *d;
+    struct dirent *e;
+
+    if (asprintf(&src, "%s/cache/qemu/capabilities", c->embed_root) < 0 ||
+        asprintf(&dst, "%s/qemu-capabilities", c->cache_dir) < 0)
+        return;
+    if (fileio_mkdirs(dst, 0700) < 0)
+        return;
+    d = opendir(src);
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char from[4096], to[4096], *data = NULL;
+        size_t len = 0;
+        struct stat st;
+        if (!strstr(e->d_name, ".xml") || e->d_name[0] == '.')
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", src, e->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dst, e->d_name);
+        if (stat(to, &st) == 0)
+            continue;
+        if (fileio_read_all(from, 16 << 20, &data, &len) == 0)
+            (void)fileio_write_atomic(to, data, len, 0600);
+        free(data);
+    }
+    closedir(d);
+}
+
+static pid_t
+run_read_qemu_pid(struct run_ctx *c)
+{
+    char path[4096], buf[32];
+
+    snprintf(path, sizeof(path), "%s/run/qemu/%s.pid", c->embed_root, c->res->domain_name);
+    if (fileio_read_small(path, buf, sizeof(buf) - 1) <= 0)
+        return 0;
+    return (pid_t)atol(buf);
+}
+
+static char *
+run_cmdline(const struct vr_options *o)
+{
+    char *s = NULL;
+
+    if (asprintf(&s, "console=ttyS0 quiet loglevel=3 panic=-1%s%s%s",
+                 o->root_dev ? " vmrun.root=" : "", o->root_dev ? o->root_dev : "",
+                 o->verbose ? " vmrun.debug=1" : "") < 0)
+        return NULL;
+    return s;
+}
+
+/* Wait for one frame until deadline. Returns 1 with *f, 0 when the deadline
+ * passed, -1 on error (c->err set; interruption sets res->interrupted). */
+static int
+run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
+{
+    for (;;) {
+        struct pollfd p[2] = {{.fd = c->ch.fd, .events = POLLIN}, {.fd = c->sigfd, .events = POLLIN}};
+        int r = channel_next(&c->ch, f, &c->err);
+
+        if (r != 0)
+            return r;
+        if (c->ch.eof)
+            return vr_fail(&c->err, 0, "the VM stopped unexpectedly (the guest closed the agent port: kernel panic, crash or power-off)");
+        r = poll(p, 2, deadline_poll_ms(deadline));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return vr_fail(&c->err, errno, "poll failed");
+        if (p[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(c->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                c->res->interrupted = (int)si.ssi_signo;
+                return vr_fail(&c->err, 0, "interrupted by signal %s", sigabbrev_np((int)si.ssi_signo));
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (channel_pump(&c->ch, &c->err) < 0)
+                return -1;
+            continue;
+        }
+        if (r == 0 && deadline_now() >= deadline)
+            return 0;
+    }
+}
+
+static json_t *
+run_header(struct run_ctx *c, const char *type)
+{
+    return json_pack("{s:s,s:I}", "type", type, "id", ++c->next_id);
+}
+
+/* Expect a reply of type `want` to request `id`; an agent `error` is
+ * reported as such. */
+static int
+run_expect(struct run_ctx *c, int64_t deadline, const char *want, json_int_t id,
+           struct wire_frame *f, const char *waiting_for)
+{
+    int r = run_next_frame(c, deadline, f);
+
+    if (r == 0)
+        return vr_fail(&c->err, 0, "the guest agent did not answer in time (waiting for %s)",
+                       waiting_for);
+    if (r < 0)
+        return -1;
+    if (strcmp(f->type, "error") == 0) {
+        vr_fail(&c->err, 0, "the guest agent reported an error: %s",
+                wire_get_str(f->header, "message", "(no message)"));
+        wire_frame_clear(f);
+        return -1;
+    }
+    if (strcmp(f->type, want) != 0 || wire_get_int(f->header, "id", -1) != id) {
+        vr_fail(&c->err, 0, "the guest agent broke the protocol: expected '%s' for request %lld, got '%.32s'",
+                want, (long long)id, f->type);
+        wire_frame_clear(f);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+run_boot(struct run_ctx *c)
+{
+    const struct vr_options *o = c->o;
+    _cleanup_free_ char *cmdline = run_cmdline(o);
+    _cleanup_free_ char *xml = NULL;
+    _cleanup_free_ char *log = NULL;
+    _cleanup_json_ json_t *hello = NULL;
+    struct wire_frame f = {0};
+    struct domain_config dc;
+    int64_t t_boot, deadline;
+    json_int_t id;
+
+    if (!cmdline)
+        return vr_fail(&c->err, ENOMEM, "cannot build the kernel command line");
+    if (!o->connect_uri && run_seed_embed_root(c) < 0)
+        return -1;
+    if (channel_listen(&c->ch, c->socket_path, &c->err) < 0)
+        return -1;
+    dc = (struct domain_config){
+        .name = c->res->domain_name,
+        .kernel = c->res->kernel,
+        .initrd = c->initrd,
+        .cmdline = cmdline,
+        .overlay = c->overlay,
+        .base = &c->res->image,
+        .channel_socket = c->socket_path,
+        .console_log = c->console_path,
+        .memory_mib = o->memory_mib,
+        .cpus = o->cpus,
+        .kvm = c->res->accel_kvm,
+        .microvm = 1,
+    };
+    xml = domain_xml(&dc);
+    if (!xml)
+        return vr_fail(&c->err, ENOMEM, "cannot build the domain XML");
+
+    t_boot = deadline_now();
+    deadline = t_boot + (int64_t)(o->boot_timeout_s * (double)DEADLINE_NS_PER_S);
+    if (asprintf(&log, "%s/libvirt.log", c->run_dir) < 0)
+        return vr_fail(&c->err, ENOMEM, "cannot build paths");
+    if (domain_init(log, &c->err) < 0)
+        return -1;
+    if (domain_connect(o->connect_uri, c->embed_root, &c->conn, &c->err) < 0)
+        return -1;
+    /* libvirt daemonises QEMU. As a child subreaper vmrun inherits it and can
+     * reap it the moment it is killed, instead of libvirt waiting for init to.
+     * Only after the capabilities are loaded: libvirt's own probe processes
+     * must stay init's to reap, or libvirt waits on them forever. */
+    if (domain_load_capabilities(c->conn, c->res->accel_kvm, &c->err) < 0)
+        return -1;
+    if (!o->connect_uri)
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+    run_progress(c, "starting the VM (%s)", c->res->accel_kvm ? "KVM" : "TCG");
+    if (domain_start(c->conn, xml, o->connect_uri != NULL, &c->dom, &c->err) < 0)
+        return -1;
+    c->res->t.boot_ms = deadline_ms_between(t_boot, deadline_now());
+    if (!o->connect_uri) {
+        c->qemu_pid = run_read_qemu_pid(c);
+        if (c->qemu_pid > 0)
+            reaper_set_qemu(&c->reaper, c->run_dir, c->qemu_pid);
+        run_save_capabilities(c);
+    }
+    if (channel_accept(&c->ch, deadline, &c->err) < 0)
+        return -1;
+    if (c->qemu_pid > 0 && c->ch.peer_pid != c->qemu_pid)
+        return vr_fail(&c->err, 0, "process %ld, not QEMU (%ld), connected to the agent socket",
+                       (long)c->ch.peer_pid, (long)c->qemu_pid);
+
+    hello = run_header(c, "hello");
+    id = c->next_id;
+    {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        json_object_set_new(hello, "proto", json_integer(WIRE_PROTO_VERSION));
+        json_object_set_new(hello, "time_ns",
+                            json_integer((json_int_t)now.tv_sec * DEADLINE_NS_PER_S + now.tv_nsec));
+    }
+    if (channel_send(&c->ch, hello, NULL, 0, deadline, &c->err) < 0)
+        return -1;
+    if (run_expect(c, deadline, "hello", id, &f, "the agent's hello; the guest may not have booted") < 0)
+        return -1;
+    c->res->t.agent_ready_ms = deadline_ms_between(t_boot, deadline_now());
+    if (wire_get_int(f.header, "proto", -1) != WIRE_PROTO_VERSION) {
+        wire_frame_clear(&f);
+        return vr_fail(&c->err, 0, "the guest agent speaks another protocol version (this vmrun speaks %d); rebuild the initramfs",
+                       WIRE_PROTO_VERSION);
+    }
+    c->res->agent_version = strndup(wire_get_str(f.header, "agent", "unknown"), 64);
+    c->res->root_device = strndup(wire_get_str(f.header, "root", "unknown"), 64);
+    wire_frame_clear(&f);
+    channel_handshake_done(&c->ch);
+    run_progress(c, "agent ready after %.0f ms", c->res->t.agent_ready_ms);
+    return 0;
+}
+
+/* ---- transfer ---------------------------------------------------------- */
+
+static int
+run_send_file(struct run_ctx *c, const struct run_file *rf, int64_t deadline)
+{
+    _cleanup_close_ int fd = open(rf->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_free_ unsigned char *buf = NULL;
+    struct wire_frame f = {0};
+    uint64_t sent = 0;
+    json_int_t id = 0;
+
+    if (fd < 0)
+        return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot read '%s'", rf->path);
+    buf = malloc(WIRE_BODY_MAX);
+    if (!buf)
+        return vr_fail(&c->err, ENOMEM, "cannot allocate a transfer buffer");
+    do {
+        size_t want = rf->size - sent > WIRE_BODY_MAX ? WIRE_BODY_MAX : (size_t)(rf->size - sent);
+        ssize_t n = fileio_pread_full(fd, buf, want, (off_t)sent);
+        _cleanup_json_ json_t *h = NULL;
+
+        if (n < 0)
+            return vr_fail(&c->err, errno, "cannot read '%s'", rf->path);
+        if ((size_t)n != want)
+            return vr_usage(&c->err, "'%s' changed size while it was being shipped", rf->path);
+        sent += (uint64_t)n;
+        h = run_header(c, "file");
+        id = c->next_id;
+        json_object_set_new(h, "name", json_string(rf->name));
+        json_object_set_new(h, "mode", json_integer(rf->mode));
+        json_object_set_new(h, "last", json_boolean(sent == rf->size));
+        if (channel_send(&c->ch, h, buf, (size_t)n, deadline, &c->err) < 0)
+            return -1;
+        /* every chunk is acknowledged: the agent is never more than one
+         * chunk behind, and a refusal stops the transfer at once */
+        if (run_expect(c, deadline, "ok", id, &f, "the agent to store a file") < 0)
+            return -1;
+        wire_frame_clear(&f);
+    } while (sent < rf->size);
+    return 0;
+}
+
+static int
+run_transfer(struct run_ctx *c)
+{
+    int64_t t0 = deadline_now();
+    int64_t deadline = t0 + (int64_t)(c->o->boot_timeout_s * (double)DEADLINE_NS_PER_S);
+
+    for (size_t i = 0; i < c->n_files; i++) {
+        if (run_send_file(c, &c->files[i], deadline) < 0)
+            return -1;
+    }
+    c->res->t.transfer_ms = deadline_ms_between(t0, deadline_now());
+    return 0;
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+static int
+run_send_request(struct run_ctx *c, int64_t deadline, json_int_t *id_out)
+{
+    const struct vr_options *o = c->o;
+    _cleanup_json_ json_t *h = run_header(c, "run");
+    json_t *argv = json_array(), *env = json_object();
+    size_t i;
+
+    *id_out = c->next_id;
+    json_array_append_new(argv, json_string(c->module_name));
+    for (i = 0; i < o->n_args; i++) {
+        json_t *s = json_string(o->args[i]);
+        if (!s) {
+            json_decref(argv);
+            json_decref(env);
+            return vr_usage(&c->err, "module argument %zu is not valid UTF-8", i + 1);
+        }
+        json_array_append_new(argv, s);
+    }
+    for (i = 0; i < o->n_env; i++) {
+        const char *eq = strchr(o->env[i], '=');
+        _cleanup_free_ char *k = strndup(o->env[i], (size_t)(eq - o->env[i]));
+        json_t *v = json_string(eq + 1);
+        if (!k || !v) {
+            json_decref(v);
+            json_decref(argv);
+            json_decref(env);
+            return vr_usage(&c->err, "--env '%s' is not valid UTF-8", o->env[i]);
+        }
+        json_object_set_new(env, k, v);
+    }
+    json_object_set_new(h, "argv", argv);
+    json_object_set_new(h, "env", env);
+    json_object_set_new(h, "user", json_string(o->user_root ? "root" : "nobody"));
+    json_object_set_new(h, "stdin", c->stdin_index >= 0 ? json_string(RUN_STDIN_NAME) : json_null());
+    json_object_set_new(h, "mode", json_string(o->import_mode ? "import" : "run"));
+    json_object_set_new(h, "module", json_string(c->module_name));
+    json_object_set_new(h, "output_limit", json_integer((json_int_t)o->output_limit));
+    json_object_set_new(h, "limits",
+                        json_pack("{s:I,s:I,s:I,s:I}", "cpu_s", (json_int_t)o->limit_cpu_s, "nproc",
+                                  (json_int_t)o->limit_nproc, "nofile", (json_int_t)o->limit_nofile,
+                                  "fsize_bytes", (json_int_t)o->limit_fsize));
+    return channel_send(&c->ch, h, NULL, 0, deadline, &c->err);
+}
+
+static void
+run_stream_output(struct run_ctx *c, struct run_stream *s, int *fd, const unsigned char *data,
+                  size_t len)
+{
+    uint64_t limit = c->o->output_limit;
+    size_t keep = 0;
+
+    if (s->total < limit)
+        keep = (uint64_t)len > limit - s->total ? (size_t)(limit - s->total) : len;
+    s->total += len;
+    if (keep < len)
+        s->truncated = 1;
+    if (keep == 0)
+        return;
+    if (!s->data) {
+        /* at most output_limit bytes per stream, ever */
+        s->data = malloc(limit ? limit : 1);
+        if (!s->data) {
+            s->truncated = 1;
+            return;
+        }
+    }
+    memcpy(s->data + s->len, data, keep);
+    s->len += keep;
+    if (*fd >= 0 && wire_write_all(*fd, data, keep) < 0)
+        *fd = -1; /* the reader went away (EPIPE): stop forwarding, keep recording */
+}
+
+static int
+run_check_exit(struct run_ctx *c, const json_t *h)
+{
+    struct run_result *res = c->res;
+    const char *status = wire_get_str(h, "status", "");
+    json_int_t code = wire_get_int(h, "exit_code", -1);
+    json_int_t sig = wire_get_int(h, "signal", -1);
+    json_int_t cpu = wire_get_int(h, "cpu_ms", -1), rss = wire_get_int(h, "maxrss_kb", -1);
+    json_t *imp = json_object_get(h, "import");
+
+    if (strcmp(status, "exited") == 0 && code >= 0 && code <= 255) {
+        res->status = RUN_EXITED;
+        res->exit_code = (int)code;
+    } else if (strcmp(status, "signaled") == 0 && sig >= 1 && sig <= 64) {
+        res->status = RUN_SIGNALED;
+        res->signal = (int)sig;
+    } else if (strcmp(status, "oom") == 0) {
+        res->status = RUN_OOM;
+        res->signal = 9;
+    } else {
+        return vr_fail(&c->err, 0, "the guest agent broke the protocol: malformed 'exit' message");
+    }
+    if (cpu >= 0 && rss >= 0) {
+        res->have_usage = 1;
+        res->cpu_ms = (uint64_t)cpu;
+        res->maxrss_kb = (uint64_t)rss;
+    }
+    if (wire_get_bool(h, "stdout_truncated", 0))
+        res->out.truncated = 1;
+    if (wire_get_bool(h, "stderr_truncated", 0))
+        res->err.truncated = 1;
+    if (c->o->import_mode) {
+        const char *outcome = imp ? wire_get_str(imp, "outcome", "") : "";
+        if (strcmp(outcome, "completed") != 0 && strcmp(outcome, "raised") != 0 &&
+            strcmp(outcome, "exited") != 0)
+            return vr_fail(&c->err, 0, "the guest agent broke the protocol: bad import outcome");
+        res->import_info = json_pack("{s:s}", "outcome", outcome);
+        if (json_is_string(json_object_get(imp, "exception")))
+            json_object_set(res->import_info, "exception", json_object_get(imp, "exception"));
+        if (json_is_string(json_object_get(imp, "traceback")))
+            json_object_set(res->import_info, "traceback", json_object_get(imp, "traceback"));
+    }
+    return 0;
+}
+
+/* SIGKILL QEMU now. vmrun is a child subreaper (see run_execute), so the
+ * daemonised QEMU is our child and is reaped here at once; otherwise libvirt
+ * would wait for whoever reaps orphans before it calls the domain gone. */
+static double
+run_kill_now(struct run_ctx *c, int64_t since)
+{
+    double ms;
+
+    if (c->killed)
+        return 0;
+    c->killed = 1;
+    if (c->qemu_pid > 0 && reaper_parent_of(c->qemu_pid) == getpid()) {
+        /* our child: its pid cannot be reused before we reap it */
+        kill(c->qemu_pid, SIGKILL);
+        while (waitpid(c->qemu_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    } else if (c->qemu_pid > 0) {
+        reaper_kill_qemu(c->qemu_pid, c->res->domain_name);
+    }
+    ms = deadline_ms_between(since, deadline_now());
+    if (c->dom)
+        (void)domain_destroy(c->dom, 0, NULL);
+    return ms;
+}
+
+static int
+run_module(struct run_ctx *c)
+{
+    struct run_result *res = c->res;
+    int64_t t_run, deadline;
+    json_int_t id;
+
+    t_run = deadline_now();
+    deadline = t_run + (int64_t)(c->o->timeout_s * (double)DEADLINE_NS_PER_S);
+    if (run_send_request(c, deadline, &id) < 0)
+        return -1;
+    for (;;) {
+        struct wire_frame f = {0};
+        int r = run_next_frame(c, deadline, &f);
+
+        if (r == 0) {
+            int64_t hit = deadline_now();
+            res->t.kill_ms = run_kill_now(c, deadline < hit ? deadline : hit);
+            res->status = RUN_TIMEOUT;
+            res->t.run_ms = deadline_ms_between(t_run, hit);
+            if (c->o->import_mode)
+                res->import_info = json_pack("{s:s}", "outcome", "timeout");
+            return 0;
+        }
+        if (r < 0)
+            return -1;
+        if (wire_get_int(f.header, "id", -1) != id) {
+            wire_frame_clear(&f);
+            return vr_fail(&c->err, 0, "the guest agent broke the protocol: reply to unknown request");
+        }
+        if (strcmp(f.type, "output") == 0) {
+            const char *stream = wire_get_str(f.header, "stream", "");
+            if (strcmp(stream, "stdout") == 0)
+                run_stream_output(c, &res->out, &c->io.out_fd, f.body, f.body_len);
+            else if (strcmp(stream, "stderr") == 0)
+                run_stream_output(c, &res->err, &c->io.err_fd, f.body, f.body_len);
+            else
+                r = vr_fail(&c->err, 0, "the guest agent broke the protocol: unknown stream");
+        } else if (strcmp(f.type, "started") == 0) {
+            run_progress(c, "module started");
+        } else if (strcmp(f.type, "exit") == 0) {
+            r = run_check_exit(c, f.header);
+            wire_frame_clear(&f);
+            if (r < 0)
+                return -1;
+            res->t.run_ms = deadline_ms_between(t_run, deadline_now());
+            return 0;
+        } else if (strcmp(f.type, "error") == 0) {
+            r = vr_fail(&c->err, 0, "the guest agent could not run the module: %s",
+                        wire_get_str(f.header, "message", "(no message)"));
+        } else {
+            r = vr_fail(&c->err, 0, "the guest agent broke the protocol: unexpected '%.32s' message",
+                        f.type);
+        }
+        wire_frame_clear(&f);
+        if (r < 0)
+            return -1;
+    }
+}
+
+/* ---- teardown ---------------------------------------------------------- */
+
+static char *
+run_read_tail(const char *path)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    char *buf;
+    off_t off;
+    ssize_t n;
+
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return NULL;
+    off = st.st_size > RUN_LOG_TAIL ? st.st_size - RUN_LOG_TAIL : 0;
+    buf = malloc(RUN_LOG_TAIL + 1);
+    if (!buf)
+        return NULL;
+    n = fileio_pread_full(fd, buf, RUN_LOG_TAIL, off);
+    if (n < 0)
+        n = 0;
+    buf[n] = '\0';
+    return buf;
+}
+
+static void
+run_teardown(struct run_ctx *c)
+{
+    int64_t t0 = deadline_now();
+    int failed = c->res->status == RUN_ERROR || c->err;
+
+    if (c->dom) {
+        run_kill_now(c, t0);
+        virDomainFree(c->dom);
+        c->dom = NULL;
+    }
+    if (c->conn) {
+        virConnectClose(c->conn);
+        c->conn = NULL;
+    }
+    channel_close(&c->ch);
+    if (failed && c->console_path) {
+        char path[4096];
+        c->res->console_text = run_read_tail(c->console_path);
+        snprintf(path, sizeof(path), "%s/log/qemu/%s.log", c->embed_root ? c->embed_root : "",
+                 c->res->domain_name ? c->res->domain_name : "");
+        c->res->qemu_log_text = run_read_tail(path);
+    }
+    if (c->run_dir)
+        fileio_remove_tree(c->run_dir);
+    if (c->overlay && !c->o->keep_overlay)
+        unlink(c->overlay);
+    if (c->reaper_started)
+        reaper_finish(&c->reaper);
+    c->res->t.teardown_ms = deadline_ms_between(t0, deadline_now());
+}
+
+int
+run_execute(const struct vr_options *opts, const struct run_io *io, struct run_result *res)
+{
+    struct run_ctx c = {.o = opts, .io = *io, .res = res, .sigfd = -1, .stdin_index = -1};
+    sigset_t mask;
+    int64_t t_prep;
+
+    memset(res, 0, sizeof(*res));
+    res->exit_code = res->signal = -1;
+    res->t = (struct run_timings){-1, -1, -1, -1, -1, -1, -1, -1};
+    c.t_start = deadline_now();
+    channel_init(&c.ch);
+
+    /* Blocked before libvirt starts any thread, so every thread inherits it
+     * and the signals arrive only through the signalfd. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    c.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (c.sigfd < 0) {
+        vr_fail(&c.err, errno, "cannot create a signalfd");
+        goto out;
+    }
+
+    t_prep = deadline_now();
+    if (run_prepare(&c) < 0)
+        goto out;
+    res->t.prepare_ms = deadline_ms_between(t_prep, deadline_now());
+    if (run_boot(&c) < 0 || run_transfer(&c) < 0 || run_module(&c) < 0)
+        goto out;
+out:
+    if (c.err)
+        res->status = RUN_ERROR;
+    run_teardown(&c);
+    res->t.total_ms = deadline_ms_between(c.t_start, deadline_now());
+    res->error = steal_ptr(&c.err);
+    free(c.files);
+    free(c.state_dir);
+    free(c.run_dir);
+    free(c.overlay);
+    free(c.socket_path);
+    free(c.console_path);
+    free(c.embed_root);
+    free(c.cache_dir);
+    free(c.initrd);
+    if (c.sigfd >= 0)
+        close(c.sigfd);
+    return res->status == RUN_ERROR ? -1 : 0;
+}
+
+void
+run_result_free(struct run_result *res)
+{
+    free(res->out.data);
+    free(res->err.data);
+    json_decref(res->import_info);
+    image_info_clear(&res->image);
+    free(res->kernel);
+    free(res->agent_version);
+    free(res->root_device);
+    free(res->domain_name);
+    free(res->overlay_kept);
+    vr_error_free(res->error);
+    free(res->console_text);
+    free(res->qemu_log_text);
+    memset(res, 0, sizeof(*res));
+}

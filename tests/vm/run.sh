@@ -1,0 +1,435 @@
+#!/bin/bash
+# tests/vm/run.sh - end-to-end tests: real VMs booted by vmrun.
+#
+# How it works: each test_* function runs vmrun on the image built in this
+# run (build/images/default.qcow2, or $VMRUN_TEST_IMAGE) and checks the exit
+# status, the streamed output and the JSON report with jq. Each test runs in a
+# subshell with `set -e`, its output captured and shown only on failure. The
+# output is TAP and ends with "N passed, N failed". Arguments select tests
+# whose name contains one of them. Boots cost seconds under TCG, so tests
+# share work where it does not blur what they check.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VMRUN=${VMRUN:-$root/build/vmrun}
+IMAGE=$(readlink -f "${VMRUN_TEST_IMAGE:-$root/build/images/default.qcow2}")
+TESTIMG=${VMRUN_TEST_IMAGES:-$root/build/images/test}
+W=$(mktemp -d /tmp/vmrun-vmtest.XXXXXX)
+export VMRUN_STATE_DIR=$W/state VMRUN_RUNTIME_DIR=$W/rt
+trap 'rm -rf "$W"' EXIT
+
+# ---- helpers ----------------------------------------------------------------
+fail() { echo "FAIL: $*"; exit 1; }
+# vr NAME [vmrun args...]: run vmrun with a report in $W/NAME.json; stdout to
+# $W/NAME.out, stderr to $W/NAME.err; sets $rc.
+vr() {
+    local name=$1; shift
+    rc=0
+    "$VMRUN" --report "$W/$name.json" "$@" >"$W/$name.out" 2>"$W/$name.err" </dev/null || rc=$?
+    echo "vmrun $* -> exit $rc"
+    sed 's/^/  stderr: /' "$W/$name.err" | head -20
+}
+# j NAME FILTER: jq on the report
+j() { jq -r "$2" "$W/$1.json"; }
+mod() { cat >"$W/$1"; echo "$W/$1"; }
+expect_eq() { [[ "$1" == "$2" ]] || fail "expected '$2', got '$1' ${3:-}"; }
+qemu_of() { pgrep -f "guest=$1" || true; }
+no_qemu_left() {
+    local left
+    left=$(pgrep -af 'qemu-system.*guest=vmrun-' | grep -F "$VMRUN_RUNTIME_DIR" || true)
+    [[ -z $left ]] || fail "QEMU left running: $left"
+}
+no_run_dirs_left() {
+    local n
+    n=$({ find "$VMRUN_RUNTIME_DIR" "$VMRUN_STATE_DIR/overlays" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l)
+    expect_eq "$n" 0 "(run directories or overlays left behind)"
+}
+
+# ---- tests ------------------------------------------------------------------
+test_hello_world() {
+    local m; m=$(mod hello.py <<'EOF'
+print("hello world")
+EOF
+)
+    vr hello "$IMAGE" "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(cat "$W/hello.out")" "hello world"
+    expect_eq "$(j hello .status)" exited
+    expect_eq "$(j hello .exit_code)" 0
+    expect_eq "$(j hello .stdout)" "hello world"
+    expect_eq "$(j hello .accel)" "$(j hello .accel)"  # present
+    [[ "$(j hello .accel)" == tcg || "$(j hello .accel)" == kvm ]] || fail "accel missing"
+    [[ "$(j hello '.image.sha256 | length')" == 64 ]] || fail "no image digest"
+    [[ "$(j hello '.timings.agent_ready_ms > 0 and .timings.run_ms > 0')" == true ]] || fail "timings"
+    [[ "$(j hello '.usage.cpu_ms >= 0 and .usage.maxrss_kb > 0')" == true ]] || fail "usage"
+    no_qemu_left
+    no_run_dirs_left
+}
+
+test_exit_status_stderr_args_env_user() {
+    local m; m=$(mod status.py <<'EOF'
+import os, sys
+print(repr(sys.argv[1:]))
+print(os.environ.get("GREETING"), os.getuid(), os.getcwd())
+print("to stderr", file=sys.stderr)
+sys.exit(3)
+EOF
+)
+    vr status "$IMAGE" --env GREETING=hi "$m" "a b" "ünï" "--flag"
+    expect_eq "$rc" 3
+    expect_eq "$(sed -n 1p "$W/status.out")" "['a b', 'ünï', '--flag']"
+    expect_eq "$(sed -n 2p "$W/status.out")" "hi 65534 /tmp/vmrun"
+    grep -q "to stderr" "$W/status.err" || fail "stderr not streamed"
+    expect_eq "$(j status .status)" exited
+    expect_eq "$(j status .exit_code)" 3
+    expect_eq "$(j status .stderr)" "to stderr"
+}
+
+test_traceback_and_syntax_error() {
+    local m; m=$(mod broken.py <<'EOF'
+def f(:
+    pass
+EOF
+)
+    vr broken "$IMAGE" "$m"
+    expect_eq "$rc" 1
+    expect_eq "$(j broken .status)" exited
+    grep -q SyntaxError "$W/broken.err" || fail "no SyntaxError on stderr"
+}
+
+test_stdin_file_and_closed_stdin() {
+    local m; m=$(mod echo.py <<'EOF'
+import sys
+data = sys.stdin.read()
+print(len(data), data.upper())
+try:
+    input()
+except EOFError:
+    print("EOF")
+EOF
+)
+    printf 'abc\n' >"$W/in.txt"
+    vr stdin "$IMAGE" --stdin "$W/in.txt" "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(cat "$W/stdin.out")" "$(printf '4 ABC\n\nEOF')"
+    local m2; m2=$(mod ask.py <<'EOF'
+name = input("name? ")
+print("never", name)
+EOF
+)
+    vr ask "$IMAGE" --timeout 30 "$m2"
+    expect_eq "$rc" 1
+    grep -q EOFError "$W/ask.err" || fail "input() did not get EOF"
+    [[ "$(j ask '.timings.run_ms < 20000')" == true ]] || fail "input() hung"
+}
+
+test_input_files() {
+    local m; m=$(mod grade.py <<'EOF'
+import importlib.util, json
+spec = importlib.util.spec_from_file_location("sub", "submission.py")
+sub = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sub)
+print(sub.add(2, 3), open("data.json").read().strip())
+EOF
+)
+    printf 'def add(a, b):\n    return a + b\n' >"$W/submission.py"
+    printf '{"k": 1}\n' >"$W/data.json"
+    vr grade "$IMAGE" --input "$W/submission.py" --input "$W/data.json" "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(cat "$W/grade.out")" '5 {"k": 1}'
+}
+
+test_streaming() {
+    local m; m=$(mod stream.py <<'EOF'
+import time
+print("first", flush=True)
+time.sleep(6)
+print("second")
+EOF
+)
+    local start first_at end
+    start=$(date +%s.%N)
+    "$VMRUN" "$IMAGE" "$m" >"$W/stream.out" 2>"$W/stream.err" &
+    local pid=$!
+    first_at=""
+    while kill -0 "$pid" 2>/dev/null; do
+        if [[ -z $first_at ]] && grep -q first "$W/stream.out"; then
+            first_at=$(date +%s.%N)
+        fi
+        sleep 0.05
+    done
+    wait "$pid" || fail "vmrun failed: $(cat "$W/stream.err")"
+    end=$(date +%s.%N)
+    [[ -n $first_at ]] || fail "first line never seen before exit"
+    echo "first seen $(echo "$first_at - $start" | bc) s after start, vmrun ended $(echo "$end - $first_at" | bc) s later"
+    # The module sleeps 6 s after the first line: it must have been on our
+    # stdout well before the end, not delivered at exit.
+    [[ $(echo "$end - $first_at > 4" | bc) == 1 ]] || fail "output was not streamed"
+    expect_eq "$(cat "$W/stream.out")" "$(printf 'first\nsecond')"
+}
+
+test_timeout_hostile_module() {
+    local m; m=$(mod hostile.py <<'EOF'
+import os, signal, sys
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+    signal.signal(s, signal.SIG_IGN)
+print("spinning", flush=True)
+os.fork()
+while True:
+    try:
+        while True:
+            pass
+    except BaseException:
+        pass
+EOF
+)
+    local t0 t1
+    t0=$(date +%s.%N)
+    vr hostile "$IMAGE" --timeout 4 "$m"
+    t1=$(date +%s.%N)
+    expect_eq "$rc" 124
+    expect_eq "$(j hostile .status)" timeout
+    grep -q spinning "$W/hostile.out" || fail "module never ran"
+    echo "kill_ms=$(j hostile .timings.kill_ms) run_ms=$(j hostile .timings.run_ms) wall=$(echo "$t1 - $t0" | bc)"
+    [[ "$(j hostile '.timings.kill_ms < 1000')" == true ]] || fail "QEMU not gone within 1 s of the deadline"
+    [[ "$(j hostile '.timings.run_ms >= 4000 and .timings.run_ms < 5000')" == true ]] || fail "deadline not at 4 s"
+    no_qemu_left
+    no_run_dirs_left
+}
+
+test_no_network() {
+    local m; m=$(mod net.py <<'EOF'
+import os, socket
+print(sorted(os.listdir("/sys/class/net")))
+for addr in (("192.0.2.1", 80), ("10.0.2.2", 53)):
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect(addr)
+        print("CONNECTED", addr)
+    except OSError as e:
+        print("refused", e.errno)
+EOF
+)
+    vr net "$IMAGE" "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(sed -n 1p "$W/net.out")" "['lo']"
+    grep -q CONNECTED "$W/net.out" && fail "a connection succeeded"
+    expect_eq "$(grep -c refused "$W/net.out")" 2
+}
+
+test_output_flood_capped() {
+    local m; m=$(mod flood.py <<'EOF'
+import sys
+for i in range(80000):
+    sys.stdout.write("x" * 63 + "\n")
+sys.stderr.write("e" * 1000)
+EOF
+)
+    vr flood "$IMAGE" --output-limit 64K "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(stat -c %s "$W/flood.out")" 65536
+    expect_eq "$(j flood .stdout_truncated)" true
+    expect_eq "$(j flood '.stdout | length')" 65536
+    expect_eq "$(j flood .stderr_truncated)" false
+    expect_eq "$(j flood '.stderr | length')" 1000
+}
+
+test_invalid_utf8_and_nul() {
+    local m; m=$(mod bytes.py <<'EOF'
+import sys
+sys.stdout.buffer.write(b"ok\xff\xfe\x00end")
+EOF
+)
+    vr bytes "$IMAGE" "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(od -An -tx1 "$W/bytes.out" | tr -d ' \n')" "6f6bfffe00656e64"
+    expect_eq "$(j bytes .stdout_base64 | base64 -d | od -An -tx1 | tr -d ' \n')" "6f6bfffe00656e64"
+    jq -e . "$W/bytes.json" >/dev/null || fail "report is not valid JSON"
+}
+
+test_signal_death() {
+    local m; m=$(mod sig.py <<'EOF'
+import os
+os.kill(os.getpid(), 9)
+EOF
+)
+    vr sig "$IMAGE" "$m"
+    expect_eq "$rc" 137
+    expect_eq "$(j sig .status)" signaled
+    expect_eq "$(j sig .signal)" 9
+}
+
+test_import_mode() {
+    local ok raises slow
+    ok=$(mod good_mod.py <<'EOF'
+X = 41 + 1
+EOF
+)
+    raises=$(mod bad_mod.py <<'EOF'
+raise ValueError("nope")
+EOF
+)
+    slow=$(mod slow_mod.py <<'EOF'
+while True:
+    pass
+EOF
+)
+    vr imp_ok "$IMAGE" --import "$ok"
+    expect_eq "$rc" 0
+    expect_eq "$(j imp_ok .import.outcome)" completed
+    vr imp_bad "$IMAGE" --import "$raises"
+    expect_eq "$(j imp_bad .import.outcome)" raised
+    expect_eq "$(j imp_bad .import.exception)" ValueError
+    j imp_bad .import.traceback | grep -q "nope" || fail "no traceback"
+    vr imp_slow "$IMAGE" --import --timeout 3 "$slow"
+    expect_eq "$rc" 124
+    expect_eq "$(j imp_slow .import.outcome)" timeout
+}
+
+test_bad_inputs_are_usage_errors() {
+    local m; m=$(mod fine.py <<'EOF'
+print(1)
+EOF
+)
+    : >"$W/empty.py"
+    mkdir -p "$W/adir.py"
+    printf 'not an image at all' >"$W/notimage.img"
+    vr e1 "$W/missing.qcow2" "$m";    expect_eq "$rc" 125; grep -q "cannot open image" "$W/e1.err" || fail e1
+    vr e2 "$W/notimage.img" "$m";     expect_eq "$rc" 125; grep -q -- "--format raw" "$W/e2.err" || fail e2
+    vr e3 "$IMAGE" "$W/nothere.py";   expect_eq "$rc" 125; grep -q "cannot read module" "$W/e3.err" || fail e3
+    vr e4 "$IMAGE" "$W/empty.py";     expect_eq "$rc" 125; grep -q "is empty" "$W/e4.err" || fail e4
+    vr e5 "$IMAGE" "$W/adir.py";      expect_eq "$rc" 125; grep -q "is a directory" "$W/e5.err" || fail e5
+    vr e6 "$IMAGE" --timeout 0 "$m";  expect_eq "$rc" 125; grep -q -- "--timeout" "$W/e6.err" || fail e6
+    vr e7 "$IMAGE" --input "$m" "$m"; expect_eq "$rc" 125; grep -q "already uses" "$W/e7.err" || fail e7
+    expect_eq "$(j e1 .status)" error
+    expect_eq "$(j e1 .error.kind)" usage
+    no_run_dirs_left
+}
+
+test_backing_file_image_refused() {
+    qemu-img create -q -f qcow2 -b "$IMAGE" -F qcow2 "$W/chained.qcow2"
+    local m; m=$(mod fine2.py <<'EOF'
+print(1)
+EOF
+)
+    vr chained "$W/chained.qcow2" "$m"
+    expect_eq "$rc" 125
+    grep -q "backing file" "$W/chained.err" || fail "no backing-file message"
+    expect_eq "$(j chained .status)" error
+}
+
+test_raw_and_partitioned_images() {
+    [[ -f $TESTIMG/plain.raw && -f $TESTIMG/mbr.raw && -f $TESTIMG/gpt.raw ]] ||
+        fail "test images missing in $TESTIMG (make test-images)"
+    local m; m=$(mod where.py <<'EOF'
+print("ok")
+EOF
+)
+    vr rawimg "$TESTIMG/plain.raw" "$m"
+    expect_eq "$rc" 125 "(raw without --format raw must be refused)"
+    vr rawimg "$TESTIMG/plain.raw" --format raw "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(j rawimg .image.root_device)" /dev/vda
+    vr mbr "$TESTIMG/mbr.raw" --format raw "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(j mbr .image.root_device)" /dev/vda2
+    vr gpt "$TESTIMG/gpt.raw" --format raw --root /dev/vda2 "$m"
+    expect_eq "$rc" 0
+    expect_eq "$(j gpt .image.root_device)" /dev/vda2
+    vr gpt1 "$TESTIMG/gpt.raw" --format raw --root /dev/vda1 "$m"
+    expect_eq "$rc" 125 "(vda1 holds no python)"
+}
+
+test_keep_overlay() {
+    local m; m=$(mod writer.py <<'EOF'
+open("/tmp/vmrun/out.txt", "w").write("x")
+EOF
+)
+    vr keep "$IMAGE" --keep-overlay "$W/kept.qcow2" "$m"
+    expect_eq "$rc" 0
+    [[ -f $W/kept.qcow2 ]] || fail "overlay not kept"
+    qemu-img info --output=json "$W/kept.qcow2" | jq -e --arg b "$(readlink -f "$IMAGE")" \
+        '.["backing-filename"] == $b and .["backing-filename-format"] == "qcow2"' >/dev/null ||
+        fail "kept overlay does not point at the base"
+    expect_eq "$(j keep .overlay)" "$W/kept.qcow2"
+    vr keep2 "$IMAGE" --keep-overlay "$W/kept.qcow2" "$m"
+    expect_eq "$rc" 125 "(an existing overlay must not be overwritten)"
+}
+
+# Ctrl-C and kill -9: start a module that never ends, wait for it to run.
+start_sleeper() {
+    local m; m=$(mod sleeper.py <<'EOF'
+import time
+print("ready", flush=True)
+time.sleep(600)
+EOF
+)
+    "$VMRUN" "$IMAGE" --timeout 300 "$m" >"$W/$1.out" 2>"$W/$1.err" &
+    sleeper_pid=$!
+    for _ in $(seq 1 600); do
+        grep -q ready "$W/$1.out" 2>/dev/null && return 0
+        kill -0 "$sleeper_pid" 2>/dev/null || fail "vmrun ended early: $(cat "$W/$1.err")"
+        sleep 0.1
+    done
+    fail "module never became ready"
+}
+
+test_ctrl_c_destroys_vm() {
+    start_sleeper ctrlc
+    kill -INT "$sleeper_pid"
+    local rc=0
+    wait "$sleeper_pid" || rc=$?
+    expect_eq "$rc" 130
+    grep -q interrupted "$W/ctrlc.err" || fail "no interruption message"
+    no_qemu_left
+    no_run_dirs_left
+}
+
+test_kill_9_leaves_no_qemu() {
+    start_sleeper kill9
+    local name
+    name=$(basename "$(find "$VMRUN_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'vmrun-*' | head -1)")
+    [[ -n $(qemu_of "$name") ]] || fail "no QEMU found for $name"
+    kill -9 "$sleeper_pid"
+    wait "$sleeper_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        [[ -z $(qemu_of "$name") ]] && break
+        sleep 0.1
+    done
+    [[ -z $(qemu_of "$name") ]] || fail "QEMU of $name survived kill -9 of vmrun"
+    for _ in $(seq 1 50); do
+        [[ -d $VMRUN_RUNTIME_DIR/$name ]] || break
+        sleep 0.1
+    done
+    no_run_dirs_left
+}
+
+# ---- runner -----------------------------------------------------------------
+[[ -x $VMRUN ]] || { echo "vmrun not built: $VMRUN" >&2; exit 1; }
+[[ -f $IMAGE ]] || { echo "test image missing: $IMAGE (make image)" >&2; exit 1; }
+mapfile -t all < <(declare -F | awk '{print $3}' | grep '^test_')
+selected=()
+for t in "${all[@]}"; do
+    if [[ $# -eq 0 ]]; then selected+=("$t"); continue; fi
+    for pat in "$@"; do [[ $t == *"$pat"* ]] && { selected+=("$t"); break; }; done
+done
+echo "1..${#selected[@]}"
+pass=0 failed=0 n=0
+for t in "${selected[@]}"; do
+    n=$((n + 1))
+    t0=$(date +%s.%N)
+    # Not inside `if`: there bash would ignore set -e in the test body.
+    (set -e; "$t") >"$W/test.log" 2>&1
+    st=$?
+    if [[ $st -eq 0 ]]; then
+        pass=$((pass + 1))
+        printf 'ok %d - %s (%.1f s)\n' "$n" "$t" "$(echo "$(date +%s.%N) - $t0" | bc)"
+    else
+        failed=$((failed + 1))
+        printf 'not ok %d - %s\n' "$n" "$t"
+        sed 's/^/# /' "$W/test.log"
+    fi
+done
+echo "$pass passed, $failed failed"
+[[ $failed -eq 0 ]]
