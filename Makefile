@@ -69,15 +69,53 @@ $(B)/tests/unit/%: tests/unit/%.c tests/tap.h $(B)/libvmrun-san.a
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$@)$(CC) $(CSTD) $(SAN) $(TEST_WARN) $(CPPFLAGS_ALL) $(HOST_CFLAGS) $< $(B)/libvmrun-san.a $(HOST_LIBS) -o $@
 
+# Agent tests drive the agent over a Unix socket, no VM: once against the
+# static agent that ships, once with agent and test under ASan+UBSan.
+$(B)/tests/agent/test_agent: tests/agent/test_agent.c tests/tap.h guest-agent/wire.c $(AGENT_HDRS)
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(CSTD) $(OPT) $(TEST_WARN) -Iguest-agent $< guest-agent/wire.c -ljansson -o $@
+$(B)/san/tests/agent/test_agent: tests/agent/test_agent.c tests/tap.h guest-agent/wire.c $(AGENT_HDRS)
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(CSTD) $(SAN) $(TEST_WARN) -Iguest-agent $< guest-agent/wire.c -ljansson -o $@
+$(B)/san/guest/vmrun-agent: $(AGENT_SRCS) $(AGENT_HDRS)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(CSTD) $(SAN) $(WARN) -Iguest-agent $(AGENT_SRCS) -ljansson -o $@
+
+# Disk layouts for the VM tests (raw, MBR, GPT, backing-file qcow2).
+$(B)/images/test/.stamp: $(B)/images/default.qcow2 images/build-test-images.sh
+	$(call quiet,IMAGES,$(B)/images/test)bash images/build-test-images.sh --base $< $(B)/images/test
+
+FUZZ_REPLAYS :=
+TEST_BINS := $(UNIT_TESTS) $(B)/tests/agent/test_agent $(B)/san/tests/agent/test_agent \
+             $(B)/san/guest/vmrun-agent $(FUZZ_REPLAYS)
+
 unit: $(UNIT_TESTS)
-	@for t in $(UNIT_TESTS); do echo "# $$t"; $$t || exit 1; done
-.PHONY: unit
+	@tests/check.sh $(foreach t,$(UNIT_TESTS),"unit $(notdir $(t))" $(t) ";;")
+
+agent-tests: $(B)/guest/vmrun-agent $(B)/tests/agent/test_agent $(B)/san/tests/agent/test_agent $(B)/san/guest/vmrun-agent
+	@tests/check.sh "agent" env VMRUN_AGENT=$(B)/guest/vmrun-agent $(B)/tests/agent/test_agent ";;" \
+		"agent (asan)" env VMRUN_AGENT=$(B)/san/guest/vmrun-agent $(B)/san/tests/agent/test_agent
+
+vm-tests: all guest image $(B)/images/test/.stamp
+	@tests/vm/run.sh
+
+# Everything: unit and agent tiers under ASan+UBSan, the fuzz corpus replayed,
+# then real VMs under whatever accelerator this host has.
+check: all guest image $(B)/images/test/.stamp $(TEST_BINS)
+	@tests/check.sh \
+		$(foreach t,$(UNIT_TESTS),"unit $(notdir $(t))" $(t) ";;") \
+		"agent" env VMRUN_AGENT=$(B)/guest/vmrun-agent $(B)/tests/agent/test_agent ";;" \
+		"agent (asan)" env VMRUN_AGENT=$(B)/san/guest/vmrun-agent $(B)/san/tests/agent/test_agent ";;" \
+		$(foreach t,$(FUZZ_REPLAYS),"fuzz replay $(notdir $(t))" $(t) tests/fuzz/corpus/$(subst replay_,,$(notdir $(t))) ";;") \
+		"vm" tests/vm/run.sh
 
 # ---- guest: agent, initramfs, kernel --------------------------------------
 AGENT_HDRS := $(wildcard guest-agent/*.h)
+# Static (PIE) so the initramfs needs nothing but this one file.
 $(B)/guest/vmrun-agent: $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
-	$(call quiet,CCLD,$@)$(CC) $(CSTD) $(OPT) $(WARN) -Iguest-agent -static $(AGENT_SRCS) -ljansson -o $@
+	$(call quiet,CCLD,$@)$(CC) $(CSTD) $(OPT) $(HARDEN) $(WARN) -Iguest-agent -fPIE -static-pie \
+		-Wl,-z,relro,-z,now $(AGENT_SRCS) -ljansson -o $@
 
 $(B)/guest/initramfs.cpio: $(B)/guest/vmrun-agent images/mkinitramfs.sh
 	$(call quiet,CPIO,$@)bash images/mkinitramfs.sh $< $@

@@ -35,8 +35,8 @@ static const char cli_usage_text[] =
     "The module:\n"
     "  --timeout SECONDS      wall-clock limit for the module (default 60); when it\n"
     "                         expires the VM is destroyed from the host\n"
-    "  --boot-timeout SECONDS limit for the VM to boot and its agent to answer\n"
-    "                         (default 60)\n"
+    "  --boot-timeout SECONDS limit for the VM to boot and its agent to answer, and\n"
+    "                         for the files to be shipped (default 60)\n"
     "  --stdin FILE           feed FILE to the module's stdin (default: closed, so\n"
     "                         input() gets EOF at once)\n"
     "  --input FILE           ship FILE into the module's working directory under its\n"
@@ -75,8 +75,14 @@ static const char cli_usage_text[] =
     "(exited, signaled, timeout, oom, error) is the unambiguous verdict.\n"
     "\n"
     "Environment:\n"
-    "  VMRUN_STATE_DIR        where runs and caches live (default /var/lib/vmrun as\n"
-    "                         root, else $XDG_STATE_HOME/vmrun or ~/.local/state/vmrun)\n";
+    "  VMRUN_STATE_DIR        overlays and caches (default /var/lib/vmrun as root,\n"
+    "                         else $XDG_STATE_HOME/vmrun or ~/.local/state/vmrun)\n"
+    "  VMRUN_RUNTIME_DIR      per-run sockets and libvirt's embedded root (default\n"
+    "                         /run/vmrun as root, else $XDG_RUNTIME_DIR/vmrun or\n"
+    "                         /tmp/vmrun-UID)\n"
+    "  VMRUN_GUEST_DIR        where to look first for vmlinux and initramfs.cpio\n"
+    "\n"
+    "Errors in the command line itself are reported on stderr only (no --report).\n";
 
 const char *
 cli_usage(void)

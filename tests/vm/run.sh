@@ -357,6 +357,34 @@ EOF
     expect_eq "$rc" 125 "(an existing overlay must not be overwritten)"
 }
 
+test_out_of_memory() {
+    local m; m=$(mod hog.py <<'EOF'
+chunks = []
+while True:
+    chunks.append(b"x" * (1 << 20))
+EOF
+)
+    vr oom "$IMAGE" --memory 128 --timeout 60 "$m"
+    expect_eq "$(j oom .status)" oom
+    expect_eq "$rc" 137
+}
+
+test_installed_vmrun_finds_its_guest() {
+    make -s -C "$root" install PREFIX="$W/prefix" >/dev/null
+    [[ -f $W/prefix/share/vmrun/vmlinux && -f $W/prefix/share/man/man1/vmrun.1 ]] || fail "install incomplete"
+    local m; m=$(mod inst.py <<'EOF'
+print("installed")
+EOF
+)
+    rc=0
+    (cd / && env -u VMRUN_GUEST_DIR "$W/prefix/bin/vmrun" --report "$W/inst.json" "$IMAGE" "$m") \
+        >"$W/inst.out" 2>"$W/inst.err" || rc=$?
+    cat "$W/inst.err"
+    expect_eq "$rc" 0
+    expect_eq "$(cat "$W/inst.out")" installed
+    expect_eq "$(j inst .kernel)" "$W/prefix/share/vmrun/vmlinux"
+}
+
 # Ctrl-C and kill -9: start a module that never ends, wait for it to run.
 start_sleeper() {
     local m; m=$(mod sleeper.py <<'EOF'
