@@ -152,3 +152,8 @@ install: all guest
 
 clean:
 	rm -rf $(B)/host $(B)/san $(B)/tests $(B)/guest $(B)/vmrun $(B)/libvmrun*.a
+
+# ---- lint --------------------------------------------------------------------
+LINT_SRCS := $(wildcard orchestrator/*.[ch] guest-agent/*.[ch] tests/*.h tests/unit/*.c tests/agent/*.c tests/fuzz/*.c)
+lint:
+	clang-format --dry-run -Werror $(LINT_SRCS)

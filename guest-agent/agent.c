@@ -402,27 +402,15 @@ main(int argc, char **argv)
     a.pid1 = getpid() == 1;
     while (!a.pid1 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            connect_path = optarg;
-            break;
-        case 'w':
-            workdir = optarg;
-            break;
+        case 'c': connect_path = optarg; break;
+        case 'w': workdir = optarg; break;
         case 'n':
             /* Test mode never chroots; accepted for clarity in scripts. */
             break;
-        case 'd':
-            debug = 1;
-            break;
-        case 'p':
-            a.python_override = optarg;
-            break;
-        case 'f':
-            files_cap = strtoull(optarg, NULL, 10);
-            break;
-        default:
-            agent_usage();
-            return 2;
+        case 'd': debug = 1; break;
+        case 'p': a.python_override = optarg; break;
+        case 'f': files_cap = strtoull(optarg, NULL, 10); break;
+        default: agent_usage(); return 2;
         }
     }
     if (!a.pid1 && (!connect_path || !workdir || optind != argc)) {

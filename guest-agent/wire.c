@@ -106,12 +106,14 @@ wire_json_depth_ok(const json_t *v, int depth)
     if (depth > WIRE_JSON_DEPTH_MAX)
         return 0;
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, key, item) {
+        json_object_foreach((json_t *)v, key, item)
+        {
             if (!wire_json_depth_ok(item, depth + 1))
                 return 0;
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             if (!wire_json_depth_ok(item, depth + 1))
                 return 0;
         }

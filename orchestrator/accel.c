@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -35,15 +36,40 @@ accel_kvm_usable(const char *cpuinfo, int api_ok, int pvm_loaded, const char **r
         return 0;
     }
     if (pvm_loaded) {
-        *reason = "/dev/kvm is served by the paravirtual kvm_pvm module, which cannot run a stock guest kernel";
+        *reason = "/dev/kvm is served by the paravirtual kvm_pvm module, which cannot run a stock "
+                  "guest kernel";
         return 0;
     }
     if (!accel_has_flag(cpuinfo, "vmx") && !accel_has_flag(cpuinfo, "svm")) {
-        *reason = "the CPU offers no hardware virtualisation (no vmx/svm flag), so /dev/kvm cannot run a stock guest kernel";
+        *reason = "the CPU offers no hardware virtualisation (no vmx/svm flag), so /dev/kvm cannot "
+                  "run a stock guest kernel";
         return 0;
     }
     *reason = "KVM is available (vmx/svm present, /dev/kvm answers)";
     return 1;
+}
+
+unsigned long
+accel_parse_cpu_mhz(const char *cpuinfo)
+{
+    const char *p = strstr(cpuinfo, "cpu MHz");
+    double mhz;
+
+    if (!p || !(p = strchr(p, ':')))
+        return 0;
+    if (sscanf(p + 1, "%lf", &mhz) != 1 || mhz < 100 || mhz > 100000)
+        return 0;
+    return (unsigned long)(mhz * 1000.0);
+}
+
+unsigned long
+accel_tsc_khz(void)
+{
+    static char cpuinfo[16384];
+
+    if (fileio_read_small("/proc/cpuinfo", cpuinfo, sizeof(cpuinfo) - 1) < 0)
+        return 0;
+    return accel_parse_cpu_mhz(cpuinfo);
 }
 
 int

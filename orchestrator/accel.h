@@ -20,6 +20,14 @@ struct accel_result {
 /* Decide. Only fails when KVM is demanded and /dev/kvm cannot be opened. */
 int accel_choose(enum vr_accel_choice want, struct accel_result *out, struct vr_error **errp);
 
+/* Under TCG the guest's TSC ticks at the host's rate, but the kernel's
+ * calibration of it against the emulated PIT fails now and then (and the boot
+ * then hangs), so vmrun tells the guest the rate: the host's TSC frequency in
+ * kHz from /proc/cpuinfo's "cpu MHz", or 0 when unknown. */
+unsigned long accel_tsc_khz(void);
+/* The pure part of it, for tests. */
+unsigned long accel_parse_cpu_mhz(const char *cpuinfo);
+
 /* The pure part, for tests: cpu flags line (from /proc/cpuinfo), whether
  * /dev/kvm answered API version 12, whether a paravirtual kvm module is
  * loaded. */

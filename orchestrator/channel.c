@@ -26,7 +26,8 @@ channel_listen(struct channel *ch, const char *path, struct vr_error **errp)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
     if (strlen(path) >= sizeof(sa.sun_path))
-        return vr_fail(errp, 0, "socket path '%s' is too long (set VMRUN_STATE_DIR to a shorter directory)",
+        return vr_fail(errp, 0,
+                       "socket path '%s' is too long (set VMRUN_STATE_DIR to a shorter directory)",
                        path);
     strcpy(sa.sun_path, path);
     if (wire_decoder_init(&ch->dec, WIRE_RESYNC) < 0)
@@ -140,7 +141,8 @@ channel_next(struct channel *ch, struct wire_frame *f, struct vr_error **errp)
         return vr_fail(errp, 0, "the guest agent broke the protocol: %s", why);
     if (ch->dec.mode == WIRE_RESYNC && ch->dec.skipped > CHANNEL_NOISE_MAX) {
         wire_frame_clear(f);
-        return vr_fail(errp, 0, "the guest sent more than %d bytes of noise before the agent's hello",
+        return vr_fail(errp, 0,
+                       "the guest sent more than %d bytes of noise before the agent's hello",
                        CHANNEL_NOISE_MAX);
     }
     return r;

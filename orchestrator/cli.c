@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char cli_usage_text[] =
     "Usage: vmrun [OPTIONS] IMAGE MODULE [ARGS...]\n"
     "\n"
@@ -133,9 +132,12 @@ cli_parse_size(const char *s, uint64_t *out)
         return -1;
     memcpy(buf, s, n + 1);
     switch (buf[n - 1]) {
-    case 'K': case 'k': mult = 1ULL << 10; break;
-    case 'M': case 'm': mult = 1ULL << 20; break;
-    case 'G': case 'g': mult = 1ULL << 30; break;
+    case 'K':
+    case 'k': mult = 1ULL << 10; break;
+    case 'M':
+    case 'm': mult = 1ULL << 20; break;
+    case 'G':
+    case 'g': mult = 1ULL << 30; break;
     default: break;
     }
     if (mult != 1)
@@ -256,8 +258,8 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
         return 0;
     case OPT_MEMORY:
         if (cli_parse_uint(arg, 65536, &v) < 0 || v < 64)
-            return vr_usage(errp, "--memory must be a whole number of MiB from 64 to 65536, not '%s'",
-                            arg);
+            return vr_usage(
+                errp, "--memory must be a whole number of MiB from 64 to 65536, not '%s'", arg);
         o->memory_mib = (unsigned)v;
         return 0;
     case OPT_CPUS:
@@ -299,8 +301,9 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
         return 0;
     case OPT_ENV:
         if (!cli_env_valid(arg))
-            return vr_usage(errp, "--env takes NAME=VALUE with NAME made of letters, digits and '_', not '%s'",
-                            arg);
+            return vr_usage(
+                errp, "--env takes NAME=VALUE with NAME made of letters, digits and '_', not '%s'",
+                arg);
         if (cli_push(&o->env, &o->n_env, arg) < 0)
             return vr_fail(errp, ENOMEM, "cannot record --env");
         return 0;
@@ -315,15 +318,17 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
     case OPT_IMPORT: o->import_mode = 1; return 0;
     case OPT_OUTPUT_LIMIT:
         if (cli_parse_size(arg, &v) < 0 || v > (1ULL << 30))
-            return vr_usage(errp, "--output-limit must be a size up to 1G (e.g. 65536, 64K, 1M), not '%s'",
-                            arg);
+            return vr_usage(
+                errp, "--output-limit must be a size up to 1G (e.g. 65536, 64K, 1M), not '%s'",
+                arg);
         o->output_limit = v;
         return 0;
     case OPT_CPU_LIMIT:
     case OPT_MAX_PROCS:
     case OPT_MAX_FILES:
         if (cli_parse_uint(arg, 1u << 30, &v) < 0)
-            return vr_usage(errp, "--%s must be a whole number (0 for no limit), not '%s'", name, arg);
+            return vr_usage(errp, "--%s must be a whole number (0 for no limit), not '%s'", name,
+                            arg);
         if (c == OPT_CPU_LIMIT)
             o->limit_cpu_s = v;
         else if (c == OPT_MAX_PROCS)
@@ -333,8 +338,10 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
         return 0;
     case OPT_MAX_FILE_SIZE:
         if (cli_parse_size(arg, &v) < 0)
-            return vr_usage(errp, "--max-file-size must be a size (e.g. 1048576, 64M; 0 for no limit), not '%s'",
-                            arg);
+            return vr_usage(
+                errp,
+                "--max-file-size must be a size (e.g. 1048576, 64M; 0 for no limit), not '%s'",
+                arg);
         o->limit_fsize = v;
         return 0;
     case OPT_REPORT: o->report_file = arg; return 0;
@@ -343,8 +350,7 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
     case 'v': o->verbose = 1; return 0;
     case 'h': o->action = ACTION_HELP; return 0;
     case 'V': o->action = ACTION_VERSION; return 0;
-    default:
-        return vr_usage(errp, "unknown option; see 'vmrun --help'");
+    default: return vr_usage(errp, "unknown option; see 'vmrun --help'");
     }
 }
 
@@ -403,8 +409,8 @@ cli_parse(int argc, char **argv, struct vr_options *o, struct vr_error **errp)
         }
         if (c == '?') {
             if (optopt)
-                return vr_usage(errp, "option '-%c' is unknown or lacks its value; see 'vmrun --help'",
-                                optopt);
+                return vr_usage(
+                    errp, "option '-%c' is unknown or lacks its value; see 'vmrun --help'", optopt);
             return vr_usage(errp, "option '%s' is unknown or lacks its value; see 'vmrun --help'",
                             argv[optind - 1]);
         }
@@ -414,7 +420,8 @@ cli_parse(int argc, char **argv, struct vr_options *o, struct vr_error **errp)
     if (o->action != ACTION_RUN)
         return 0;
     if (!o->image)
-        return vr_usage(errp, "missing IMAGE and MODULE; usage: vmrun [OPTIONS] IMAGE MODULE [ARGS...]");
+        return vr_usage(errp,
+                        "missing IMAGE and MODULE; usage: vmrun [OPTIONS] IMAGE MODULE [ARGS...]");
     if (!o->module)
         return vr_usage(errp, "missing MODULE; usage: vmrun [OPTIONS] IMAGE MODULE [ARGS...]");
     o->args = argv + optind;

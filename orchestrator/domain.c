@@ -98,8 +98,9 @@ domain_xml(const struct domain_config *c)
         domain_put_attr_elem(f, "      <source path='", c->console_log, "'/>\n");
         fputs("      <target port='0'/>\n    </serial>\n", f);
     }
-    fprintf(f, "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n%s"
-               "    </rng>\n",
+    fprintf(f,
+            "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n%s"
+            "    </rng>\n",
             addr);
     fputs("    <memballoon model='none'/>\n"
           "  </devices>\n"
@@ -165,8 +166,7 @@ domain_last_error(void)
 }
 
 int
-domain_connect(const char *uri, const char *embed_root, virConnectPtr *out,
-               struct vr_error **errp)
+domain_connect(const char *uri, const char *embed_root, virConnectPtr *out, struct vr_error **errp)
 {
     _cleanup_free_ char *embed = NULL;
     virConnectPtr conn;
@@ -186,8 +186,8 @@ domain_connect(const char *uri, const char *embed_root, virConnectPtr *out,
 int
 domain_load_capabilities(virConnectPtr conn, int kvm, struct vr_error **errp)
 {
-    char *caps = virConnectGetDomainCapabilities(conn, NULL, "x86_64", "microvm",
-                                                 kvm ? "kvm" : "qemu", 0);
+    char *caps =
+        virConnectGetDomainCapabilities(conn, NULL, "x86_64", "microvm", kvm ? "kvm" : "qemu", 0);
     if (!caps)
         return vr_fail(errp, 0, "libvirt cannot describe QEMU's microvm machine: %s",
                        domain_last_error());

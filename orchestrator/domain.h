@@ -18,11 +18,11 @@ struct domain_config {
     const char *kernel;
     const char *initrd;
     const char *cmdline;
-    const char *overlay;             /* qcow2, backed by base */
-    const struct image_info *base;   /* read-only backing image */
-    const char *channel_socket;      /* vmrun listens, QEMU connects */
-    const char *console_log;         /* guest serial console, or NULL */
-    const char *emulator;            /* QEMU binary, or NULL for libvirt's default */
+    const char *overlay;           /* qcow2, backed by base */
+    const struct image_info *base; /* read-only backing image */
+    const char *channel_socket;    /* vmrun listens, QEMU connects */
+    const char *console_log;       /* guest serial console, or NULL */
+    const char *emulator;          /* QEMU binary, or NULL for libvirt's default */
     unsigned memory_mib;
     unsigned cpus;
     int kvm;

@@ -24,9 +24,8 @@ struct vr_error {
 
 /* Fill *errp (if errp and *errp is still NULL) and return -1. A system error
  * text is appended when errnum != 0. */
-__attribute__((format(printf, 4, 5))) int vr_error_set(struct vr_error **errp,
-                                                       enum vr_error_kind kind, int errnum,
-                                                       const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int
+vr_error_set(struct vr_error **errp, enum vr_error_kind kind, int errnum, const char *fmt, ...);
 /* Prefix an existing error's message with context ("while X: "). Returns -1. */
 __attribute__((format(printf, 2, 3))) int vr_error_prefix(struct vr_error **errp, const char *fmt,
                                                           ...);

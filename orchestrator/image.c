@@ -108,16 +108,23 @@ image_inspect(const char *path, enum vr_image_format format, int allow_backing,
         return 0;
     }
     if (n < 4 || memcmp(buf, "QFI\xfb", 4) != 0)
-        return vr_usage(errp, "image '%s' is not a qcow2 image; if it is a raw disk image, pass --format raw",
-                        path);
+        return vr_usage(
+            errp, "image '%s' is not a qcow2 image; if it is a raw disk image, pass --format raw",
+            path);
     if (image_parse_qcow2(buf, (size_t)n, info, &why) < 0)
         return vr_usage(errp, "image '%s': %s", path, why);
     if (!allow_backing && info->has_backing)
-        return vr_usage(errp, "image '%s' names a backing file in its qcow2 header; vmrun refuses it so that an image cannot make it open a host file (flatten it with 'qemu-img convert -O qcow2', or pass --allow-backing if you trust it)",
+        return vr_usage(errp,
+                        "image '%s' names a backing file in its qcow2 header; vmrun refuses it so "
+                        "that an image cannot make it open a host file (flatten it with 'qemu-img "
+                        "convert -O qcow2', or pass --allow-backing if you trust it)",
                         path);
     if (!allow_backing && info->has_data_file)
-        return vr_usage(errp, "image '%s' uses an external qcow2 data file; vmrun refuses it so that an image cannot make it open a host file (pass --allow-backing if you trust it)",
-                        path);
+        return vr_usage(
+            errp,
+            "image '%s' uses an external qcow2 data file; vmrun refuses it so that an image cannot "
+            "make it open a host file (pass --allow-backing if you trust it)",
+            path);
     return 0;
 }
 

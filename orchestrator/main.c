@@ -114,8 +114,8 @@ main(int argc, char **argv)
                     (unsigned long long)opts.output_limit);
         if (opts.verbose)
             fprintf(stderr, "vmrun: %s, %s in %.0f ms (boot to agent %.0f ms, run %.0f ms)\n",
-                    report_status_name(res.status), res.accel_kvm ? "kvm" : "tcg",
-                    res.t.total_ms, res.t.agent_ready_ms, res.t.run_ms);
+                    report_status_name(res.status), res.accel_kvm ? "kvm" : "tcg", res.t.total_ms,
+                    res.t.agent_ready_ms, res.t.run_ms);
     }
     if (opts.report_file || opts.json) {
         report = report_build(&opts, &res);

@@ -16,12 +16,15 @@ overlay_create(const struct image_info *base, const char *path, struct vr_error 
     const char *fmt = base->format == IMAGE_RAW ? "raw" : "qcow2";
 
     if (lstat(path, &st) == 0)
-        return vr_usage(errp, "overlay path '%s' already exists; vmrun will not overwrite it", path);
+        return vr_usage(errp, "overlay path '%s' already exists; vmrun will not overwrite it",
+                        path);
     /* qemu-img's -o is comma-separated; a comma in a path is written twice. */
     for (const char *p = base->path; *p; p++) {
         if (*p == ',')
-            return vr_usage(errp, "image path '%s' contains a comma, which qemu-img cannot take as a backing file",
-                            base->path);
+            return vr_usage(
+                errp,
+                "image path '%s' contains a comma, which qemu-img cannot take as a backing file",
+                base->path);
     }
     if (asprintf(&opts, "backing_file=%s,backing_fmt=%s", base->path, fmt) < 0)
         return vr_fail(errp, ENOMEM, "cannot create the overlay");

@@ -72,7 +72,9 @@ paths_runtime_dir(char **out, struct vr_error **errp)
     }
     /* in a shared directory such as /tmp, refuse one someone else made */
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
-        vr_fail(errp, 0, "the runtime directory '%s' is not a private directory of this user (set VMRUN_RUNTIME_DIR)",
+        vr_fail(errp, 0,
+                "the runtime directory '%s' is not a private directory of this user (set "
+                "VMRUN_RUNTIME_DIR)",
                 dir);
         free(dir);
         return -1;
@@ -117,7 +119,9 @@ paths_guest_file(const char *name, char **out, struct vr_error **errp)
     for (i = 0; i < 4; i++)
         free(candidates[i]);
     if (found < 0)
-        return vr_fail(errp, 0, "cannot find the guest file '%s' (looked in $VMRUN_GUEST_DIR, next to the vmrun binary and in %s); run 'make guest' or 'make install'",
+        return vr_fail(errp, 0,
+                       "cannot find the guest file '%s' (looked in $VMRUN_GUEST_DIR, next to the "
+                       "vmrun binary and in %s); run 'make guest' or 'make install'",
                        name, VMRUN_DATADIR);
     return 0;
 }

@@ -164,8 +164,8 @@ reaper_watch(int fd, const char *run_dir, const char *domain_name)
 }
 
 int
-reaper_start(struct reaper *r, const char *run_dir, const char *domain_name,
-             const char *overlay, struct vr_error **errp)
+reaper_start(struct reaper *r, const char *run_dir, const char *domain_name, const char *overlay,
+             struct vr_error **errp)
 {
     char path[4096], owner[4300];
     int pipefd[2];

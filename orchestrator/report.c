@@ -201,24 +201,23 @@ report_build(const struct vr_options *opts, const struct run_result *res)
     } else {
         json_object_set_new(r, "usage", json_null());
     }
-    json_object_set_new(img, "path", report_str_or_null(res->image.path ? res->image.path
-                                                                        : opts->image));
+    json_object_set_new(img, "path",
+                        report_str_or_null(res->image.path ? res->image.path : opts->image));
     json_object_set_new(img, "format", json_string(opts->format == IMAGE_RAW ? "raw" : "qcow2"));
-    json_object_set_new(img, "sha256", res->image.digest[0] ? json_string(res->image.digest)
-                                                            : json_null());
+    json_object_set_new(img, "sha256",
+                        res->image.digest[0] ? json_string(res->image.digest) : json_null());
     json_object_set_new(img, "root_device", report_str_or_null(res->root_device));
     json_object_set_new(r, "image", img);
     json_object_set_new(r, "kernel", report_str_or_null(res->kernel));
     json_object_set_new(r, "agent_version", report_str_or_null(res->agent_version));
     json_object_set_new(r, "overlay", report_str_or_null(res->overlay_kept));
-    json_object_set_new(r, "limits",
-                        json_pack("{s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "timeout_s", opts->timeout_s,
-                                  "output_limit", (json_int_t)opts->output_limit, "memory_mib",
-                                  (json_int_t)opts->memory_mib, "cpus", (json_int_t)opts->cpus,
-                                  "cpu_s", (json_int_t)opts->limit_cpu_s, "nproc",
-                                  (json_int_t)opts->limit_nproc, "nofile",
-                                  (json_int_t)opts->limit_nofile, "fsize",
-                                  (json_int_t)opts->limit_fsize));
+    json_object_set_new(
+        r, "limits",
+        json_pack("{s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "timeout_s", opts->timeout_s, "output_limit",
+                  (json_int_t)opts->output_limit, "memory_mib", (json_int_t)opts->memory_mib,
+                  "cpus", (json_int_t)opts->cpus, "cpu_s", (json_int_t)opts->limit_cpu_s, "nproc",
+                  (json_int_t)opts->limit_nproc, "nofile", (json_int_t)opts->limit_nofile, "fsize",
+                  (json_int_t)opts->limit_fsize));
     if (res->status == RUN_ERROR && res->error) {
         json_object_set_new(r, "error",
                             json_pack("{s:s,s:s}", "kind",

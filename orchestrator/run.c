@@ -54,6 +54,7 @@
 #include "overlay.h"
 #include "paths.h"
 #include "reaper.h"
+#include "reply.h"
 #include "version.h"
 #include "wire.h"
 
@@ -100,8 +101,8 @@ struct run_ctx {
     int64_t t_start;
 };
 
-static void
-run_progress(struct run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void run_progress(struct run_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 run_progress(struct run_ctx *c, const char *fmt, ...)
@@ -164,7 +165,8 @@ run_add_file(struct run_ctx *c, const char *what, const char *path, const char *
         return vr_usage(&c->err, "%s '%s' has a name the guest cannot take", what, path);
     for (size_t i = 0; i < c->n_files; i++) {
         if (strcmp(c->files[i].name, name) == 0)
-            return vr_usage(&c->err, "%s '%s' would be shipped as '%s', which another file already uses",
+            return vr_usage(&c->err,
+                            "%s '%s' would be shipped as '%s', which another file already uses",
                             what, path, name);
     }
     *total += (uint64_t)st.st_size;
@@ -196,7 +198,9 @@ run_check_inputs(struct run_ctx *c)
 
     c->module_name = run_basename(o->module);
     if (o->import_mode && !run_import_name_ok(c->module_name))
-        return vr_usage(&c->err, "--import needs a module file named like NAME.py with NAME a Python identifier, not '%s'",
+        return vr_usage(&c->err,
+                        "--import needs a module file named like NAME.py with NAME a Python "
+                        "identifier, not '%s'",
                         c->module_name);
     if (run_add_file(c, "module", o->module, c->module_name, 0, &total) < 0)
         return -1;
@@ -221,8 +225,7 @@ run_make_dirs(struct run_ctx *c)
     unsigned char rnd[4] = {0};
     char name[32];
 
-    if (paths_state_dir(&c->state_dir, &c->err) < 0 ||
-        paths_runtime_dir(&runtime, &c->err) < 0)
+    if (paths_state_dir(&c->state_dir, &c->err) < 0 || paths_runtime_dir(&runtime, &c->err) < 0)
         return -1;
     if (asprintf(&overlays, "%s/overlays", c->state_dir) < 0 ||
         asprintf(&c->cache_dir, "%s/cache", c->state_dir) < 0)
@@ -267,6 +270,24 @@ run_make_dirs(struct run_ctx *c)
 }
 
 static int
+run_have_program(const char *name)
+{
+    const char *path = getenv("PATH");
+    _cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+    char *dir, *save = NULL;
+
+    if (!copy)
+        return 1; /* cannot tell: let the real attempt report */
+    for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        char full[4096];
+        snprintf(full, sizeof(full), "%s/%s", dir, name);
+        if (access(full, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int
 run_prepare(struct run_ctx *c)
 {
     const struct vr_options *o = c->o;
@@ -279,17 +300,26 @@ run_prepare(struct run_ctx *c)
     if (o->kernel) {
         c->res->kernel = realpath(o->kernel, NULL);
         if (!c->res->kernel)
-            return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot use --kernel '%s'", o->kernel);
+            return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot use --kernel '%s'",
+                                o->kernel);
     } else if (paths_guest_file("vmlinux", &c->res->kernel, &c->err) < 0) {
         return -1;
     }
     if (o->initrd) {
         c->initrd = realpath(o->initrd, NULL);
         if (!c->initrd)
-            return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot use --initrd '%s'", o->initrd);
+            return vr_error_set(&c->err, VR_ERR_USAGE, errno, "cannot use --initrd '%s'",
+                                o->initrd);
     } else if (paths_guest_file("initramfs.cpio", &c->initrd, &c->err) < 0) {
         return -1;
     }
+    if (!o->connect_uri && !run_have_program("qemu-system-x86_64"))
+        return vr_fail(&c->err, 0,
+                       "QEMU is not installed: qemu-system-x86_64 is not in PATH (on Debian: "
+                       "apt-get install qemu-system-x86)");
+    if (!run_have_program("qemu-img"))
+        return vr_fail(&c->err, 0,
+                       "qemu-img is not installed (on Debian: apt-get install qemu-utils)");
     if (accel_choose(o->accel, &accel, &c->err) < 0)
         return -1;
     c->res->accel_kvm = accel.kvm;
@@ -312,13 +342,12 @@ run_prepare(struct run_ctx *c)
 static int
 run_seed_embed_root(struct run_ctx *c)
 {
-    static const char qemu_conf[] =
-        "# written by vmrun for its private embedded libvirt driver\n"
-        "stdio_handler = \"file\"\n"
-        "user = \"root\"\n"
-        "group = \"root\"\n"
-        "dynamic_ownership = 0\n"
-        "security_driver = \"none\"\n";
+    static const char qemu_conf[] = "# written by vmrun for its private embedded libvirt driver\n"
+                                    "stdio_handler = \"file\"\n"
+                                    "user = \"root\"\n"
+                                    "group = \"root\"\n"
+                                    "dynamic_ownership = 0\n"
+                                    "security_driver = \"none\"\n";
     _cleanup_free_ char *etc = NULL, *conf = NULL, *src = NULL, *dst = NULL;
     DIR *d;
     struct dirent *e;
@@ -395,11 +424,20 @@ run_read_qemu_pid(struct run_ctx *c)
 }
 
 static char *
-run_cmdline(const struct vr_options *o)
+run_cmdline(const struct vr_options *o, int kvm)
 {
+    unsigned long tsc = kvm ? 0 : accel_tsc_khz();
+    char tsc_arg[48] = "";
     char *s = NULL;
 
-    if (asprintf(&s, "console=ttyS0 quiet loglevel=3 panic=-1%s%s%s",
+    /* Under KVM the hypervisor tells the guest its TSC rate; under TCG the
+     * guest must be told, or its calibration may fail and the boot hang. */
+    if (tsc)
+        snprintf(tsc_arg, sizeof(tsc_arg), " tsc_early_khz=%lu", tsc);
+    /* panic=-1: a guest kernel panic reboots at once, and the domain's
+     * on_reboot=destroy ends it; reboot=t: no ACPI/keyboard-controller
+     * reboot dance. */
+    if (asprintf(&s, "console=ttyS0 quiet loglevel=3 panic=-1 reboot=t%s%s%s%s", tsc_arg,
                  o->root_dev ? " vmrun.root=" : "", o->root_dev ? o->root_dev : "",
                  o->verbose ? " vmrun.debug=1" : "") < 0)
         return NULL;
@@ -412,13 +450,16 @@ static int
 run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
 {
     for (;;) {
-        struct pollfd p[2] = {{.fd = c->ch.fd, .events = POLLIN}, {.fd = c->sigfd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = c->ch.fd, .events = POLLIN},
+                              {.fd = c->sigfd, .events = POLLIN}};
         int r = channel_next(&c->ch, f, &c->err);
 
         if (r != 0)
             return r;
         if (c->ch.eof)
-            return vr_fail(&c->err, 0, "the VM stopped unexpectedly (the guest closed the agent port: kernel panic, crash or power-off)");
+            return vr_fail(&c->err, 0,
+                           "the VM stopped unexpectedly (the guest closed the agent port: kernel "
+                           "panic, crash or power-off)");
         r = poll(p, 2, deadline_poll_ms(deadline));
         if (r < 0 && errno == EINTR)
             continue;
@@ -428,7 +469,8 @@ run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
             struct signalfd_siginfo si;
             if (read(c->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                 c->res->interrupted = (int)si.ssi_signo;
-                return vr_fail(&c->err, 0, "interrupted by signal %s", sigabbrev_np((int)si.ssi_signo));
+                return vr_fail(&c->err, 0, "interrupted by signal %s",
+                               sigabbrev_np((int)si.ssi_signo));
             }
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -467,7 +509,8 @@ run_expect(struct run_ctx *c, int64_t deadline, const char *want, json_int_t id,
         return -1;
     }
     if (strcmp(f->type, want) != 0 || wire_get_int(f->header, "id", -1) != id) {
-        vr_fail(&c->err, 0, "the guest agent broke the protocol: expected '%s' for request %lld, got '%.32s'",
+        vr_fail(&c->err, 0,
+                "the guest agent broke the protocol: expected '%s' for request %lld, got '%.32s'",
                 want, (long long)id, f->type);
         wire_frame_clear(f);
         return -1;
@@ -479,7 +522,7 @@ static int
 run_boot(struct run_ctx *c)
 {
     const struct vr_options *o = c->o;
-    _cleanup_free_ char *cmdline = run_cmdline(o);
+    _cleanup_free_ char *cmdline = run_cmdline(o, c->res->accel_kvm);
     _cleanup_free_ char *xml = NULL;
     _cleanup_free_ char *log = NULL;
     _cleanup_json_ json_t *hello = NULL;
@@ -555,12 +598,15 @@ run_boot(struct run_ctx *c)
     }
     if (channel_send(&c->ch, hello, NULL, 0, deadline, &c->err) < 0)
         return -1;
-    if (run_expect(c, deadline, "hello", id, &f, "the agent's hello; the guest may not have booted") < 0)
+    if (run_expect(c, deadline, "hello", id, &f,
+                   "the agent's hello; the guest may not have booted") < 0)
         return -1;
     c->res->t.agent_ready_ms = deadline_ms_between(t_boot, deadline_now());
     if (wire_get_int(f.header, "proto", -1) != WIRE_PROTO_VERSION) {
         wire_frame_clear(&f);
-        return vr_fail(&c->err, 0, "the guest agent speaks another protocol version (this vmrun speaks %d); rebuild the initramfs",
+        return vr_fail(&c->err, 0,
+                       "the guest agent speaks another protocol version (this vmrun speaks %d); "
+                       "rebuild the initramfs",
                        WIRE_PROTO_VERSION);
     }
     c->res->agent_version = strndup(wire_get_str(f.header, "agent", "unknown"), 64);
@@ -663,7 +709,8 @@ run_send_request(struct run_ctx *c, int64_t deadline, json_int_t *id_out)
     json_object_set_new(h, "argv", argv);
     json_object_set_new(h, "env", env);
     json_object_set_new(h, "user", json_string(o->user_root ? "root" : "nobody"));
-    json_object_set_new(h, "stdin", c->stdin_index >= 0 ? json_string(RUN_STDIN_NAME) : json_null());
+    json_object_set_new(h, "stdin",
+                        c->stdin_index >= 0 ? json_string(RUN_STDIN_NAME) : json_null());
     json_object_set_new(h, "mode", json_string(o->import_mode ? "import" : "run"));
     json_object_set_new(h, "module", json_string(c->module_name));
     json_object_set_new(h, "output_limit", json_integer((json_int_t)o->output_limit));
@@ -706,44 +753,21 @@ static int
 run_check_exit(struct run_ctx *c, const json_t *h)
 {
     struct run_result *res = c->res;
-    const char *status = wire_get_str(h, "status", "");
-    json_int_t code = wire_get_int(h, "exit_code", -1);
-    json_int_t sig = wire_get_int(h, "signal", -1);
-    json_int_t cpu = wire_get_int(h, "cpu_ms", -1), rss = wire_get_int(h, "maxrss_kb", -1);
-    json_t *imp = json_object_get(h, "import");
+    struct reply_exit e;
+    const char *why = NULL;
 
-    if (strcmp(status, "exited") == 0 && code >= 0 && code <= 255) {
-        res->status = RUN_EXITED;
-        res->exit_code = (int)code;
-    } else if (strcmp(status, "signaled") == 0 && sig >= 1 && sig <= 64) {
-        res->status = RUN_SIGNALED;
-        res->signal = (int)sig;
-    } else if (strcmp(status, "oom") == 0) {
-        res->status = RUN_OOM;
-        res->signal = 9;
-    } else {
-        return vr_fail(&c->err, 0, "the guest agent broke the protocol: malformed 'exit' message");
-    }
-    if (cpu >= 0 && rss >= 0) {
-        res->have_usage = 1;
-        res->cpu_ms = (uint64_t)cpu;
-        res->maxrss_kb = (uint64_t)rss;
-    }
-    if (wire_get_bool(h, "stdout_truncated", 0))
-        res->out.truncated = 1;
-    if (wire_get_bool(h, "stderr_truncated", 0))
-        res->err.truncated = 1;
-    if (c->o->import_mode) {
-        const char *outcome = imp ? wire_get_str(imp, "outcome", "") : "";
-        if (strcmp(outcome, "completed") != 0 && strcmp(outcome, "raised") != 0 &&
-            strcmp(outcome, "exited") != 0)
-            return vr_fail(&c->err, 0, "the guest agent broke the protocol: bad import outcome");
-        res->import_info = json_pack("{s:s}", "outcome", outcome);
-        if (json_is_string(json_object_get(imp, "exception")))
-            json_object_set(res->import_info, "exception", json_object_get(imp, "exception"));
-        if (json_is_string(json_object_get(imp, "traceback")))
-            json_object_set(res->import_info, "traceback", json_object_get(imp, "traceback"));
-    }
+    if (reply_parse_exit(h, c->o->import_mode, &e, &why) < 0)
+        return vr_fail(&c->err, 0, "the guest agent broke the protocol: %s", why);
+    res->status = e.status;
+    res->exit_code = e.exit_code;
+    res->signal = e.signal;
+    res->have_usage = e.have_usage;
+    res->cpu_ms = e.cpu_ms;
+    res->maxrss_kb = e.maxrss_kb;
+    /* truncation the host saw itself stays set whatever the agent says */
+    res->out.truncated |= e.stdout_truncated;
+    res->err.truncated |= e.stderr_truncated;
+    res->import_info = steal_ptr(&e.import_info);
     return 0;
 }
 
@@ -800,7 +824,8 @@ run_module(struct run_ctx *c)
             return -1;
         if (wire_get_int(f.header, "id", -1) != id) {
             wire_frame_clear(&f);
-            return vr_fail(&c->err, 0, "the guest agent broke the protocol: reply to unknown request");
+            return vr_fail(&c->err, 0,
+                           "the guest agent broke the protocol: reply to unknown request");
         }
         if (strcmp(f.type, "output") == 0) {
             const char *stream = wire_get_str(f.header, "stream", "");
@@ -823,8 +848,8 @@ run_module(struct run_ctx *c)
             r = vr_fail(&c->err, 0, "the guest agent could not run the module: %s",
                         wire_get_str(f.header, "message", "(no message)"));
         } else {
-            r = vr_fail(&c->err, 0, "the guest agent broke the protocol: unexpected '%.32s' message",
-                        f.type);
+            r = vr_fail(&c->err, 0,
+                        "the guest agent broke the protocol: unexpected '%.32s' message", f.type);
         }
         wire_frame_clear(&f);
         if (r < 0)

@@ -42,8 +42,8 @@ struct run_timings {
 
 struct run_result {
     enum run_status status;
-    int exit_code; /* -1 when none */
-    int signal;    /* -1 when none */
+    int exit_code;   /* -1 when none */
+    int signal;      /* -1 when none */
     int interrupted; /* the signal that interrupted vmrun (SIGINT...), else 0 */
     struct run_stream out, err;
     struct run_timings t;
@@ -58,7 +58,7 @@ struct run_result {
     char *agent_version;
     char *root_device;
     char *domain_name;
-    char *overlay_kept; /* --keep-overlay path, when the overlay was kept */
+    char *overlay_kept;     /* --keep-overlay path, when the overlay was kept */
     struct vr_error *error; /* status == RUN_ERROR */
     char *console_text;     /* guest console tail, kept for -v on failure */
     char *qemu_log_text;    /* QEMU's log tail, kept for -v on failure */

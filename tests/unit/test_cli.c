@@ -7,7 +7,7 @@
 
 /* argv must outlive the parse (the options keep pointers into it): static. */
 #define ARGS(...)                                                                                  \
-    static char *av[] = {"vmrun", __VA_ARGS__, NULL};                                                   \
+    static char *av[] = {"vmrun", __VA_ARGS__, NULL};                                              \
     int ac = (int)(sizeof(av) / sizeof(av[0])) - 1
 #define PARSE(o, e) cli_parse(ac, av, (o), (e))
 
@@ -17,7 +17,11 @@ test_defaults_and_operands(void)
     struct vr_options o;
     struct vr_error *e = NULL;
 
-    TAP_CHECK_INT_EQ(({ ARGS("img.qcow2", "mod.py", "a", "--timeout", "b"); PARSE(&o, &e); }), 0);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("img.qcow2", "mod.py", "a", "--timeout", "b");
+                         PARSE(&o, &e);
+                     }),
+                     0);
     TAP_CHECK_STR_EQ(o.image, "img.qcow2");
     TAP_CHECK_STR_EQ(o.module, "mod.py");
     /* everything after MODULE belongs to the module, options included */
@@ -37,8 +41,11 @@ test_options_between_operands(void)
     struct vr_options o;
     struct vr_error *e = NULL;
 
-    TAP_CHECK_INT_EQ(({ ARGS("--timeout", "2.5", "img", "--format", "raw", "--input", "x",
-                           "--input", "y", "--env", "A=1", "mod.py", "-v"); PARSE(&o, &e); }),
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--timeout", "2.5", "img", "--format", "raw", "--input", "x",
+                              "--input", "y", "--env", "A=1", "mod.py", "-v");
+                         PARSE(&o, &e);
+                     }),
                      0);
     TAP_CHECK(o.timeout_s == 2.5);
     TAP_CHECK_INT_EQ(o.format, IMAGE_RAW);
@@ -57,7 +64,11 @@ test_dashdash(void)
     struct vr_options o;
     struct vr_error *e = NULL;
 
-    TAP_CHECK_INT_EQ(({ ARGS("--", "-img", "-mod.py", "x"); PARSE(&o, &e); }), 0);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--", "-img", "-mod.py", "x");
+                         PARSE(&o, &e);
+                     }),
+                     0);
     TAP_CHECK_STR_EQ(o.image, "-img");
     TAP_CHECK_STR_EQ(o.module, "-mod.py");
     TAP_CHECK_INT_EQ(o.n_args, 1);
@@ -68,12 +79,12 @@ static void
 test_bad_values(void)
 {
     static const char *bad[][2] = {
-        {"--timeout", "0"},        {"--timeout", "-1"},     {"--timeout", "abc"},
-        {"--timeout", "1e3"},      {"--timeout", "nan"},    {"--memory", "12"},
-        {"--memory", "99999999"},  {"--cpus", "0"},         {"--accel", "xen"},
-        {"--format", "vmdk"},      {"--user", "admin"},     {"--env", "1A=b"},
+        {"--timeout", "0"},        {"--timeout", "-1"},      {"--timeout", "abc"},
+        {"--timeout", "1e3"},      {"--timeout", "nan"},     {"--memory", "12"},
+        {"--memory", "99999999"},  {"--cpus", "0"},          {"--accel", "xen"},
+        {"--format", "vmdk"},      {"--user", "admin"},      {"--env", "1A=b"},
         {"--env", "noequals"},     {"--output-limit", "2G"}, {"--output-limit", "-5"},
-        {"--root", "/etc/passwd"}, {"--max-procs", "x"},    {"--max-file-size", "1T"},
+        {"--root", "/etc/passwd"}, {"--max-procs", "x"},     {"--max-file-size", "1T"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct vr_options o;
@@ -94,19 +105,35 @@ test_missing_operands_and_unknown(void)
     struct vr_options o;
     struct vr_error *e = NULL;
 
-    TAP_CHECK_INT_EQ(({ ARGS("img"); PARSE(&o, &e); }), -1);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("img");
+                         PARSE(&o, &e);
+                     }),
+                     -1);
     TAP_CHECK_STR_CONTAINS(e->message, "missing MODULE");
     vr_error_free(e);
     e = NULL;
     cli_options_free(&o);
-    TAP_CHECK_INT_EQ(({ ARGS("--bogus", "img", "m.py"); PARSE(&o, &e); }), -1);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--bogus", "img", "m.py");
+                         PARSE(&o, &e);
+                     }),
+                     -1);
     TAP_CHECK_STR_CONTAINS(e->message, "--bogus");
     vr_error_free(e);
     e = NULL;
     cli_options_free(&o);
-    TAP_CHECK_INT_EQ(({ ARGS("img", "m.py", "--timeout"); PARSE(&o, &e); }), 0); /* module's argument */
+    TAP_CHECK_INT_EQ(({
+                         ARGS("img", "m.py", "--timeout");
+                         PARSE(&o, &e);
+                     }),
+                     0); /* module's argument */
     cli_options_free(&o);
-    TAP_CHECK_INT_EQ(({ ARGS("--timeout"); PARSE(&o, &e); }), -1);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--timeout");
+                         PARSE(&o, &e);
+                     }),
+                     -1);
     vr_error_free(e);
     cli_options_free(&o);
 }
@@ -117,9 +144,17 @@ test_help_version(void)
     struct vr_options o;
     struct vr_error *e = NULL;
 
-    TAP_CHECK_INT_EQ(({ ARGS("--help"); PARSE(&o, &e); }), 0);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--help");
+                         PARSE(&o, &e);
+                     }),
+                     0);
     TAP_CHECK_INT_EQ(o.action, ACTION_HELP);
-    TAP_CHECK_INT_EQ(({ ARGS("-V"); PARSE(&o, &e); }), 0);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("-V");
+                         PARSE(&o, &e);
+                     }),
+                     0);
     TAP_CHECK_INT_EQ(o.action, ACTION_VERSION);
     /* --help documents every long option */
     TAP_CHECK_STR_CONTAINS(cli_usage(), "--keep-overlay");
@@ -142,9 +177,12 @@ test_sizes(void)
 }
 
 static const struct tap_test tests[] = {
-    TAP_TEST(test_defaults_and_operands), TAP_TEST(test_options_between_operands),
-    TAP_TEST(test_dashdash),              TAP_TEST(test_bad_values),
-    TAP_TEST(test_missing_operands_and_unknown), TAP_TEST(test_help_version),
+    TAP_TEST(test_defaults_and_operands),
+    TAP_TEST(test_options_between_operands),
+    TAP_TEST(test_dashdash),
+    TAP_TEST(test_bad_values),
+    TAP_TEST(test_missing_operands_and_unknown),
+    TAP_TEST(test_help_version),
     TAP_TEST(test_sizes),
 };
 

@@ -7,6 +7,7 @@
 #include "accel.h"
 #include "domain.h"
 #include "image.h"
+#include "reply.h"
 #include "report.h"
 #include "run.h"
 
@@ -15,7 +16,7 @@ test_utf8_and_base64(void)
 {
     TAP_CHECK(report_utf8_valid((const unsigned char *)"h\xc3\xa9llo\0x", 8));
     TAP_CHECK(!report_utf8_valid((const unsigned char *)"\xff", 1));
-    TAP_CHECK(!report_utf8_valid((const unsigned char *)"\xc3", 1));        /* truncated */
+    TAP_CHECK(!report_utf8_valid((const unsigned char *)"\xc3", 1));         /* truncated */
     TAP_CHECK(!report_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3)); /* surrogate */
     TAP_CHECK(!report_utf8_valid((const unsigned char *)"\xc0\xaf", 2));     /* overlong */
     char *b = report_base64((const unsigned char *)"foobar", 6);
@@ -137,9 +138,18 @@ test_domain_xml(void)
 {
     struct image_info base = {.path = "/img/a'b&<c>.qcow2", .format = IMAGE_QCOW2};
     struct domain_config c = {
-        .name = "vmrun-1-abcd", .kernel = "/k", .initrd = "/i", .cmdline = "console=ttyS0",
-        .overlay = "/run/o.qcow2", .base = &base, .channel_socket = "/run/s",
-        .console_log = "/run/c", .memory_mib = 256, .cpus = 2, .kvm = 0, .microvm = 1,
+        .name = "vmrun-1-abcd",
+        .kernel = "/k",
+        .initrd = "/i",
+        .cmdline = "console=ttyS0",
+        .overlay = "/run/o.qcow2",
+        .base = &base,
+        .channel_socket = "/run/s",
+        .console_log = "/run/c",
+        .memory_mib = 256,
+        .cpus = 2,
+        .kvm = 0,
+        .microvm = 1,
     };
     char *xml = domain_xml(&c);
 
@@ -172,12 +182,60 @@ test_accel_decision(void)
     TAP_CHECK_INT_EQ(accel_kvm_usable("flags\t: fpu vmx\n", 0, 0, &why), 0);
     TAP_CHECK_INT_EQ(accel_kvm_usable("flags\t: fpu vmx\n", 1, 1, &why), 0);
     TAP_CHECK_STR_CONTAINS(why, "kvm_pvm");
+    TAP_CHECK_INT_EQ(accel_parse_cpu_mhz("model\t: x\ncpu MHz\t\t: 2096.024\n"), 2096024);
+    TAP_CHECK_INT_EQ(accel_parse_cpu_mhz("model\t: x\n"), 0);
+    TAP_CHECK_INT_EQ(accel_parse_cpu_mhz("cpu MHz : 1e9\n"), 0);
+}
+
+static int
+exit_ok(const char *json, int import_mode, struct reply_exit *e)
+{
+    json_t *h = json_loads(json, 0, NULL);
+    const char *why = NULL;
+    int r;
+
+    TAP_CHECK_MSG(h != NULL, "bad test JSON %s", json);
+    r = reply_parse_exit(h, import_mode, e, &why);
+    json_decref(h);
+    return r;
+}
+
+static void
+test_reply_exit(void)
+{
+    struct reply_exit e;
+
+    TAP_CHECK_INT_EQ(
+        exit_ok("{\"status\":\"exited\",\"exit_code\":3,\"cpu_ms\":5,\"maxrss_kb\":9}", 0, &e), 0);
+    TAP_CHECK_INT_EQ(e.status, RUN_EXITED);
+    TAP_CHECK_INT_EQ(e.exit_code, 3);
+    TAP_CHECK_INT_EQ(e.have_usage, 1);
+    TAP_CHECK_INT_EQ(exit_ok("{\"status\":\"signaled\",\"signal\":9}", 0, &e), 0);
+    TAP_CHECK_INT_EQ(e.signal, 9);
+    TAP_CHECK_INT_EQ(e.have_usage, 0);
+    /* out of range or wrong types: the whole message is rejected */
+    TAP_CHECK_INT_EQ(exit_ok("{\"status\":\"exited\",\"exit_code\":256}", 0, &e), -1);
+    TAP_CHECK_INT_EQ(exit_ok("{\"status\":\"exited\",\"exit_code\":\"0\"}", 0, &e), -1);
+    TAP_CHECK_INT_EQ(exit_ok("{\"status\":\"signaled\",\"signal\":0}", 0, &e), -1);
+    TAP_CHECK_INT_EQ(exit_ok("{\"status\":\"won\"}", 0, &e), -1);
+    /* import mode needs a known outcome */
+    TAP_CHECK_INT_EQ(exit_ok("{\"status\":\"exited\",\"exit_code\":0}", 1, &e), -1);
+    TAP_CHECK_INT_EQ(exit_ok("{\"status\":\"exited\",\"exit_code\":1,\"import\":{\"outcome\":"
+                             "\"raised\",\"exception\":\"KeyError\",\"traceback\":\"tb\"}}",
+                             1, &e),
+                     0);
+    TAP_CHECK_STR_EQ(json_string_value(json_object_get(e.import_info, "exception")), "KeyError");
+    reply_exit_clear(&e);
+    TAP_CHECK_INT_EQ(
+        exit_ok("{\"status\":\"exited\",\"exit_code\":1,\"import\":{\"outcome\":\"pwned\"}}", 1,
+                &e),
+        -1);
 }
 
 static const struct tap_test tests[] = {
-    TAP_TEST(test_utf8_and_base64), TAP_TEST(test_report_bytes), TAP_TEST(test_exit_status),
-    TAP_TEST(test_report_schema),   TAP_TEST(test_qcow2_header), TAP_TEST(test_domain_xml),
-    TAP_TEST(test_accel_decision),
+    TAP_TEST(test_reply_exit),  TAP_TEST(test_utf8_and_base64), TAP_TEST(test_report_bytes),
+    TAP_TEST(test_exit_status), TAP_TEST(test_report_schema),   TAP_TEST(test_qcow2_header),
+    TAP_TEST(test_domain_xml),  TAP_TEST(test_accel_decision),
 };
 
 int

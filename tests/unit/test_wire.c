@@ -66,8 +66,8 @@ test_strict_rejects_garbage(void)
 static void
 test_length_caps(void)
 {
-    static const unsigned char huge[] = {'V', 'R', 'M', 'F', 0xff, 0xff, 0xff, 0xff,
-                                         0xff, 0xff, 0xff, 0xff};
+    static const unsigned char huge[] = {'V',  'R',  'M',  'F',  0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     static const unsigned char bigbody[] = {'V', 'R', 'M', 'F', 0, 0, 0, 2, 0, 0x10, 0, 1};
     static const unsigned char nohdr[] = {'V', 'R', 'M', 'F', 0, 0, 0, 0, 0, 0, 0, 0};
     struct wire_decoder d;
@@ -96,8 +96,14 @@ static void
 test_bad_headers(void)
 {
     static const char *bad[] = {
-        "[1,2]", "{\"id\":1}", "{\"type\":5}", "{\"type\":\"\"}", "{\"type\":\"a\",\"type\":\"b\"}",
-        "{\"type\":\"a\",\"x\":[[[[[[[[[[1]]]]]]]]]]}", "{\"type\":\"a\"", "\xff\xfe",
+        "[1,2]",
+        "{\"id\":1}",
+        "{\"type\":5}",
+        "{\"type\":\"\"}",
+        "{\"type\":\"a\",\"type\":\"b\"}",
+        "{\"type\":\"a\",\"x\":[[[[[[[[[[1]]]]]]]]]]}",
+        "{\"type\":\"a\"",
+        "\xff\xfe",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct wire_decoder d;
@@ -121,8 +127,8 @@ test_bad_headers(void)
 static void
 test_resync(void)
 {
-    static const unsigned char huge[] = {'V', 'R', 'M', 'F', 0xff, 0xff, 0xff, 0xff,
-                                         0xff, 0xff, 0xff, 0xff};
+    static const unsigned char huge[] = {'V',  'R',  'M',  'F',  0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     struct wire_decoder d;
     struct wire_frame f;
     unsigned char *buf;
@@ -179,9 +185,12 @@ test_full_buffer_is_drainable(void)
 }
 
 static const struct tap_test tests[] = {
-    TAP_TEST(test_roundtrip),        TAP_TEST(test_strict_rejects_garbage),
-    TAP_TEST(test_length_caps),      TAP_TEST(test_bad_headers),
-    TAP_TEST(test_resync),           TAP_TEST(test_encode_limits),
+    TAP_TEST(test_roundtrip),
+    TAP_TEST(test_strict_rejects_garbage),
+    TAP_TEST(test_length_caps),
+    TAP_TEST(test_bad_headers),
+    TAP_TEST(test_resync),
+    TAP_TEST(test_encode_limits),
     TAP_TEST(test_full_buffer_is_drainable),
 };
 
