@@ -85,7 +85,51 @@ $(B)/san/guest/vmrun-agent: $(AGENT_SRCS) $(AGENT_HDRS)
 $(B)/images/test/.stamp: $(B)/images/default.qcow2 images/build-test-images.sh
 	$(call quiet,IMAGES,$(B)/images/test)bash images/build-test-images.sh --base $< $(B)/images/test
 
-FUZZ_REPLAYS :=
+# ---- fuzz ------------------------------------------------------------------
+# Each harness in tests/fuzz is built twice: with $(CC) + ASan/UBSan and
+# tests/fuzz/replay.c, replaying the kept corpus (make check, make fuzz-replay);
+# and with clang + libFuzzer to explore (make fuzz FUZZ=fuzz_wire).
+FUZZ_HARNESSES := fuzz_wire fuzz_qcow2 fuzz_report fuzz_cli fuzz_reply
+FUZZ_SRCS_fuzz_wire   := guest-agent/wire.c
+FUZZ_SRCS_fuzz_qcow2  := orchestrator/image.c orchestrator/fileio.c orchestrator/error.c
+FUZZ_SRCS_fuzz_report := orchestrator/report.c orchestrator/error.c
+FUZZ_SRCS_fuzz_cli    := orchestrator/cli.c orchestrator/error.c
+FUZZ_SRCS_fuzz_reply  := orchestrator/reply.c guest-agent/wire.c
+FUZZ_DEPS  := tests/fuzz/fuzz.h $(foreach h,$(FUZZ_HARNESSES),$(FUZZ_SRCS_$(h))) \
+              $(wildcard guest-agent/*.h orchestrator/*.h)
+FUZZ_FLAGS := $(CSTD) -Iguest-agent -Iorchestrator -Itests/fuzz
+FUZZ_LIBS  := -ljansson -lcrypto -lm
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 240
+FUZZ       ?= $(FUZZ_HARNESSES)
+FUZZ_REPLAYS := $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_HARNESSES))
+
+$(B)/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(FUZZ_FLAGS) $(SAN) $(WARN) $< tests/fuzz/replay.c $(FUZZ_SRCS_$*) $(FUZZ_LIBS) -o $@
+
+$(B)/fuzz/%-fuzzer: tests/fuzz/%.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g $(WARN) $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS) -o $@
+
+fuzz-replay: $(FUZZ_REPLAYS)
+	@rc=0; for h in $(FUZZ_HARNESSES); do echo "# $$h"; $(B)/fuzz/replay_$$h tests/fuzz/corpus/$$h || rc=1; done; exit $$rc
+
+fuzz-build: $(patsubst %,$(B)/fuzz/%-fuzzer,$(FUZZ_HARNESSES))
+
+# Explore each harness named in FUZZ (default: all) for FUZZ_TIME seconds, into
+# a scratch corpus seeded from the kept one; crashes land in $(B)/fuzz/.
+fuzz: $(patsubst %,$(B)/fuzz/%-fuzzer,$(FUZZ))
+	@for h in $(FUZZ); do mkdir -p $(B)/fuzz/work/$$h; \
+		$(B)/fuzz/$$h-fuzzer -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 \
+			-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/work/$$h tests/fuzz/corpus/$$h || exit 1; done
+
+# Fold what the scratch corpora found into the kept ones (only inputs with new features).
+fuzz-merge: $(patsubst %,$(B)/fuzz/%-fuzzer,$(FUZZ))
+	@for h in $(FUZZ); do $(B)/fuzz/$$h-fuzzer -merge=1 -rss_limit_mb=2048 \
+		tests/fuzz/corpus/$$h $(B)/fuzz/work/$$h || exit 1; done
+.PHONY: fuzz fuzz-build fuzz-merge
+
 TEST_BINS := $(UNIT_TESTS) $(B)/tests/agent/test_agent $(B)/san/tests/agent/test_agent \
              $(B)/san/guest/vmrun-agent $(FUZZ_REPLAYS)
 
@@ -151,7 +195,7 @@ install: all guest
 	install -m 0644 docs/vmrun.1 $(DESTDIR)$(MANDIR)/man1/vmrun.1
 
 clean:
-	rm -rf $(B)/host $(B)/san $(B)/tests $(B)/guest $(B)/vmrun $(B)/libvmrun*.a
+	rm -rf $(B)/host $(B)/san $(B)/tests $(B)/fuzz $(B)/guest $(B)/vmrun $(B)/libvmrun*.a
 
 # ---- lint --------------------------------------------------------------------
 LINT_SRCS := $(wildcard orchestrator/*.[ch] guest-agent/*.[ch] tests/*.h tests/unit/*.c tests/agent/*.c tests/fuzz/*.c)

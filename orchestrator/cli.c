@@ -385,10 +385,10 @@ cli_parse(int argc, char **argv, struct vr_options *o, struct vr_error **errp)
 
     /* "+": stop at the first operand. IMAGE may be followed by more options;
      * everything after MODULE belongs to the module. */
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc's getopt keeps hidden state that only 0 resets */
     opterr = 0;
     for (;;) {
-        int before = optind;
+        int before = optind ? optind : 1;
 
         c = getopt_long(argc, argv, "+qvhV", cli_longopts, NULL);
         if (c == -1) {

@@ -48,8 +48,7 @@ fuzz_cli_check_options(const struct vr_options *o, char **argv, int argc)
 {
     size_t i;
 
-    FUZZ_CHECK(o->action == ACTION_RUN || o->action == ACTION_HELP ||
-               o->action == ACTION_VERSION);
+    FUZZ_CHECK(o->action == ACTION_RUN || o->action == ACTION_HELP || o->action == ACTION_VERSION);
     if (o->action != ACTION_RUN)
         return;
     FUZZ_CHECK(fuzz_cli_in_argv(o->image, argv, argc));

@@ -196,8 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tr[k].cap = cap;
         tr[k].hash = calloc(cap, sizeof(*tr[k].hash));
         FUZZ_CHECK(tr[k].hash != NULL);
-        fuzz_wire_decode(&dec, k < 2 ? WIRE_STRICT : WIRE_RESYNC, data, size, k & 1, &tr[k],
-                         &rt);
+        fuzz_wire_decode(&dec, k < 2 ? WIRE_STRICT : WIRE_RESYNC, data, size, k & 1, &tr[k], &rt);
     }
     FUZZ_CHECK(!tr[2].failed && !tr[3].failed);
     for (k = 0; k < 4; k += 2) {

@@ -204,6 +204,48 @@ def report_seeds():
     }
 
 
+def reply_seeds():
+    base = {"type": "exit", "id": 5, "status": "exited", "exit_code": 0, "signal": None,
+            "cpu_ms": 12, "maxrss_kb": 9000, "stdout_bytes": 6, "stderr_bytes": 0,
+            "stdout_truncated": False, "stderr_truncated": False}
+
+    def j(d):
+        return json.dumps(d, separators=(",", ":")).encode()
+
+    imp = {"outcome": "raised", "exception": "ValueError: x", "traceback": "Traceback\n"}
+    return {
+        "exited": j(base),
+        "exited-255": j(dict(base, exit_code=255)),
+        "exited-256": j(dict(base, exit_code=256)),
+        "exited-negative": j(dict(base, exit_code=-1)),
+        "exited-null": j(dict(base, exit_code=None)),
+        "exited-string": j(dict(base, exit_code="0")),
+        "exited-real": j(dict(base, exit_code=1.0)),
+        "signaled": j(dict(base, status="signaled", exit_code=None, signal=9)),
+        "signaled-0": j(dict(base, status="signaled", signal=0)),
+        "signaled-65": j(dict(base, status="signaled", signal=65)),
+        "oom": j(dict(base, status="oom", exit_code=None, signal=None)),
+        "timeout-claimed": j(dict(base, status="timeout")),
+        "error-claimed": j(dict(base, status="error")),
+        "status-missing": j({k: v for k, v in base.items() if k != "status"}),
+        "usage-missing": j({k: v for k, v in base.items() if k not in ("cpu_ms", "maxrss_kb")}),
+        "usage-negative": j(dict(base, cpu_ms=-5, maxrss_kb=-1)),
+        "usage-huge": j(dict(base, cpu_ms=9223372036854775807, maxrss_kb=9223372036854775807)),
+        "truncated-flags": j(dict(base, stdout_truncated=True, stderr_truncated=1)),
+        "import-completed": j(dict(base, **{"import": {"outcome": "completed"}})),
+        "import-raised": j(dict(base, exit_code=1, **{"import": imp})),
+        "import-exited": j(dict(base, **{"import": {"outcome": "exited", "extra": [1, 2]}})),
+        "import-bad-outcome": j(dict(base, **{"import": {"outcome": "crashed"}})),
+        "import-not-object": j(dict(base, **{"import": ["completed"]})),
+        "import-long-exception": j(dict(base, **{"import": dict(imp, exception="E" * 257)})),
+        "import-exception-number": j(dict(base, **{"import": dict(imp, exception=7)})),
+        "dup-status": b'{"type":"exit","status":"oom","status":"exited","exit_code":0}',
+        "not-object": b'["exit"]',
+        "nested": b'{"type":"exit","status":"exited","exit_code":0,"import":'
+        + b'{"outcome":"completed","x":' + b"[" * 20 + b"]" * 20 + b"}}",
+    }
+
+
 def argv(*args):
     return b"\x00".join(a.encode() if isinstance(a, str) else a for a in args)
 
@@ -279,6 +321,7 @@ def main():
     write(base, "fuzz_qcow2", qcow2_seeds())
     write(base, "fuzz_report", report_seeds())
     write(base, "fuzz_cli", cli_seeds())
+    write(base, "fuzz_reply", reply_seeds())
 
 
 if __name__ == "__main__":
