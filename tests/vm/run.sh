@@ -433,6 +433,28 @@ test_kill_9_leaves_no_qemu() {
     no_run_dirs_left
 }
 
+test_kill_9_of_vmrun_and_watchdog_swept_by_next_run() {
+    start_sleeper sweep
+    local name watchdog
+    name=$(basename "$(find "$VMRUN_RUNTIME_DIR" -mindepth 1 -maxdepth 1 -name 'vmrun-*' | head -1)")
+    # the watchdog is vmrun's child that is itself a vmrun (QEMU is a child too)
+    watchdog=$(pgrep -P "$sleeper_pid" -x vmrun || true)
+    [[ -n $watchdog ]] || fail "no watchdog process found"
+    kill -9 "$sleeper_pid" $watchdog
+    wait "$sleeper_pid" 2>/dev/null || true
+    sleep 1
+    [[ -n $(qemu_of "$name") ]] || fail "QEMU already gone: nothing left for the sweep to test"
+    local m; m=$(mod after.py <<'EOF'
+print("after")
+EOF
+)
+    vr after "$IMAGE" "$m"
+    expect_eq "$rc" 0
+    [[ -z $(qemu_of "$name") ]] || fail "the next vmrun did not reap the QEMU of $name"
+    [[ ! -d $VMRUN_RUNTIME_DIR/$name ]] || fail "run directory $name left behind"
+    no_run_dirs_left
+}
+
 # ---- runner -----------------------------------------------------------------
 [[ -x $VMRUN ]] || { echo "vmrun not built: $VMRUN" >&2; exit 1; }
 [[ -f $IMAGE ]] || { echo "test image missing: $IMAGE (make image)" >&2; exit 1; }
