@@ -38,7 +38,7 @@ ORCH_OBJS  := $(patsubst %.c,$(B)/host/%.o,$(ORCH_SRCS))
 AGENT_SRCS := $(wildcard guest-agent/*.c)
 
 all: $(B)/vmrun $(B)/guest/vmrun-agent
-.PHONY: all guest image deps demo check install clean lint unit agent-tests vm-tests fuzz-replay
+.PHONY: all guest image deps demo check install clean lint unit agent-tests vm-tests fuzz-replay bench
 
 $(B)/host/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -196,6 +196,12 @@ install: all guest
 
 clean:
 	rm -rf $(B)/host $(B)/san $(B)/tests $(B)/fuzz $(B)/guest $(B)/vmrun $(B)/libvmrun*.a
+
+# ---- benchmarks ---------------------------------------------------------------
+# Tables and ratios measured side by side in one run (bench/README.md); never
+# part of the tests.
+bench: all guest image
+	bash bench/run.sh
 
 # ---- lint --------------------------------------------------------------------
 LINT_SRCS := $(wildcard orchestrator/*.[ch] guest-agent/*.[ch] tests/*.h tests/unit/*.c tests/agent/*.c tests/fuzz/*.c)

@@ -86,8 +86,8 @@ def floor_argv(argv, base, rundirs):
     Replaced: the agent port's socket chardev by a null chardev (same
     virtserialport device, nobody listening), the overlay file name, the
     initramfs (floorinit instead of the agent), the domain name.
-    Added to the kernel command line: reboot=t (a reboot is a triple fault at
-    once, not a walk through reboot methods microvm does not have).
+    Added to the kernel command line unless there: reboot=t (a reboot is a
+    triple fault at once, not a walk through reboot methods microvm lacks).
     Everything else (machine, accel, -cpu, memory backend, -smp, -rtc, -no-acpi,
     blockdev caching, devices, -sandbox, ...) is kept as libvirt wrote it.
     """
@@ -126,7 +126,7 @@ def floor_argv(argv, base, rundirs):
             i += 2
             continue
         if a == "-append":
-            out += [a, v + " reboot=t"]
+            out += [a, v if "reboot=t" in v.split() else v + " reboot=t"]
             i += 2
             continue
         if a == "-blockdev" and v.startswith("{"):
@@ -159,29 +159,30 @@ def cmd_floor_argv(cmdline, base, out):
 
 
 def smaps_summary(pid, mem_kb):
-    """(guest RAM Rss, largest other anonymous mapping Rss and size) in kB.
+    """(guest RAM Rss, TCG code buffer Rss, its size) in kB, from /proc/PID/smaps.
 
     The guest RAM is the anonymous mapping of exactly MEM_MIB (QEMU's
-    memory-backend-ram); under TCG the biggest other one is the translated-code
-    buffer."""
+    memory-backend-ram); the TCG translated-code buffer is the anonymous
+    writable and executable one (0 when there is none: KVM, or split-wx)."""
     guest = None
-    other = (0, 0)
+    tb_rss = tb_size = 0
     cur = None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             first = line.split()[0]
             if "-" in first and not first.endswith(":"):
                 parts = line.split()
-                cur = {"anon": len(parts) < 6, "size": 0, "rss": 0}
+                cur = {"anon": len(parts) < 6, "perms": parts[1], "size": 0}
             elif first == "Size:":
                 cur["size"] = int(line.split()[1])
-            elif first == "Rss:":
-                cur["rss"] = int(line.split()[1])
-                if cur["anon"] and cur["size"] == mem_kb and guest is None:
-                    guest = cur["rss"]
-                elif cur["anon"] and cur["size"] > other[1]:
-                    other = (cur["rss"], cur["size"])
-    return guest, other
+            elif first == "Rss:" and cur["anon"]:
+                rss = int(line.split()[1])
+                if cur["size"] == mem_kb and guest is None:
+                    guest = rss
+                elif "w" in cur["perms"] and "x" in cur["perms"]:
+                    tb_rss += rss
+                    tb_size += cur["size"]
+    return guest, (tb_rss, tb_size)
 
 
 def cmd_rss(rtdir, mem_mib, out, limit_s=180.0):
@@ -208,9 +209,10 @@ def cmd_rss(rtdir, mem_mib, out, limit_s=180.0):
                         st[k] = int(v.split()[0])
             guest, (tb_rss, tb_size) = smaps_summary(pid, mem_kb)
         except (OSError, ValueError, IndexError, TypeError):
-            break
-        if not st or guest is None:
-            break
+            break  # QEMU is gone
+        if not st or guest is None:  # still starting: guest RAM not mapped yet
+            time.sleep(0.02)
+            continue
         samples += 1
         st.update(guest_ram_rss=guest, tcg_buf_rss=tb_rss, tcg_buf_size=tb_size)
         if best is None or st["VmRSS"] >= best["VmRSS"]:
@@ -370,8 +372,11 @@ def report_rss(d):
         print(f"    guest view (/proc/meminfo in the guest): MemTotal {mib(guest['MemTotal']):.1f},"
               f" MemTotal-MemFree {mib(guest['MemTotal'] - guest['MemFree']):.1f},"
               f" MemTotal-MemAvailable {mib(guest['MemTotal'] - guest['MemAvailable']):.1f} MiB")
-    print(f"    of the overhead: TCG translation buffer Rss {mib(s['tcg_buf_rss']):.1f} MiB "
-          f"(of {mib(s['tcg_buf_size']):.0f} MiB mapped)")
+    print(f"    overhead {mib(over):.1f} MiB, of which: TCG translated-code buffer "
+          f"{mib(s['tcg_buf_rss']):.1f} MiB (of {mib(s['tcg_buf_size']):.0f} MiB mapped), "
+          f"file-backed {mib(s['RssFile']):.1f} MiB")
+    print(f"    (file-backed pages, QEMU's binary and libraries, are shared by all VMs; "
+          f"without them: {mib(over - s['RssFile']):.1f} MiB)")
     print("  method: overhead = VmRSS - Rss(guest RAM mapping); the guest's own figures")
     print("  undercount touched RAM (freed boot memory and reserved pages were still touched)")
     print(f"  target: QEMU RSS beyond guest RAM touched <= 64 MiB ............. "
