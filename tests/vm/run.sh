@@ -302,6 +302,9 @@ EOF
     vr e5 "$IMAGE" "$W/adir.py";      expect_eq "$rc" 125; grep -q "is a directory" "$W/e5.err" || fail e5
     vr e6 "$IMAGE" --timeout 0 "$m";  expect_eq "$rc" 125; grep -q -- "--timeout" "$W/e6.err" || fail e6
     vr e7 "$IMAGE" --input "$m" "$m"; expect_eq "$rc" 125; grep -q "already uses" "$W/e7.err" || fail e7
+    rc=0
+    env PATH=/nonexistent "$VMRUN" "$IMAGE" "$m" 2>"$W/e8.err" || rc=$?
+    expect_eq "$rc" 125; grep -q "QEMU is not installed" "$W/e8.err" || fail e8
     expect_eq "$(j e1 .status)" error
     expect_eq "$(j e1 .error.kind)" usage
     no_run_dirs_left
