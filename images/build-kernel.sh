@@ -15,6 +15,10 @@
 #      boots directly through its PVH ELF note (no bzImage, no decompression).
 # Cache: OUTDIR/vmlinux.stamp holds sha256(fragment) and the linux-source
 # version; when it matches and OUTDIR/vmlinux exists, nothing is done.
+# Shared cache: a finished vmlinux is also kept in $VMRUN_CACHE_DIR/kernel/
+# (default /var/cache/vmrun as root, else ~/.cache/vmrun) under that stamp's
+# hash, so a fresh clone on the same machine (CI) copies it instead of spending
+# minutes compiling the same kernel again. Nothing else is shared.
 # Set VMRUN_KERNEL_FORCE=1 to rebuild anyway. V=1 shows full build commands.
 set -euo pipefail
 
@@ -37,6 +41,18 @@ stamp="fragment=$(sha256sum <"$fragment" | cut -d' ' -f1) $pkg=$version"
 if [[ ${VMRUN_KERNEL_FORCE:-0} != 1 && -f $out/vmlinux && -f $out/vmlinux.stamp &&
       $(<"$out/vmlinux.stamp") == "$stamp" ]]; then
     echo "kernel: up to date ($out/vmlinux)"
+    exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then cache_root=${VMRUN_CACHE_DIR:-/var/cache/vmrun}
+else cache_root=${VMRUN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmrun}; fi
+cached=$cache_root/kernel/$(sha256sum <<<"$stamp" | cut -d' ' -f1)
+if [[ ${VMRUN_KERNEL_FORCE:-0} != 1 && -f $cached/vmlinux && -f $cached/config ]]; then
+    cp "$cached/vmlinux" "$out/vmlinux.tmp"
+    mv "$out/vmlinux.tmp" "$out/vmlinux"
+    cp "$cached/config" "$out/config"
+    echo "$stamp" >"$out/vmlinux.stamp"
+    echo "kernel: $out/vmlinux from the build cache ($cached)"
     exit 0
 fi
 
@@ -91,3 +107,11 @@ mv "$out/vmlinux.tmp" "$out/vmlinux"
 cp .config "$out/config"
 echo "$stamp" >"$out/vmlinux.stamp"
 echo "kernel: $out/vmlinux ($(stat -c %s "$out/vmlinux") bytes, built in $((SECONDS - start)) s)"
+# Keep it for other checkouts (best effort: a cache that cannot be written
+# only costs the next clone a build).
+if mkdir -p "$cached.tmp.$$" 2>/dev/null &&
+    cp vmlinux .config "$cached.tmp.$$/" && mv "$cached.tmp.$$/.config" "$cached.tmp.$$/config" &&
+    { [[ -d $cached ]] || mv "$cached.tmp.$$" "$cached"; }; then
+    echo "kernel: cached in $cached"
+fi
+rm -rf "$cached.tmp.$$"
