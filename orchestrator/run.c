@@ -208,6 +208,16 @@ run_check_inputs(struct run_ctx *c)
         if (run_add_file(c, "input file", o->inputs[i], run_basename(o->inputs[i]), 1, &total) < 0)
             return -1;
     }
+    /* The protocol carries arguments and the environment as JSON strings. */
+    for (i = 0; i < o->n_args + o->n_env; i++) {
+        const char *s = i < o->n_args ? o->args[i] : o->env[i - o->n_args];
+        json_t *probe = json_string(s);
+        if (!probe)
+            return i < o->n_args
+                       ? vr_usage(&c->err, "module argument %zu is not valid UTF-8", i + 1)
+                       : vr_usage(&c->err, "--env '%s' is not valid UTF-8", s);
+        json_decref(probe);
+    }
     c->stdin_index = -1;
     if (o->stdin_file) {
         if (run_add_file(c, "stdin file", o->stdin_file, RUN_STDIN_NAME, 1, &total) < 0)
