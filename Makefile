@@ -33,7 +33,8 @@ Q =
 quiet =
 endif
 
-ORCH_SRCS  := $(filter-out orchestrator/main.c,$(wildcard orchestrator/*.c)) guest-agent/wire.c
+ORCH_SRCS  := $(filter-out orchestrator/main.c orchestrator/cmd_%.c,$(wildcard orchestrator/*.c)) guest-agent/wire.c
+CMD_SRCS   := orchestrator/cmd_run.c
 ORCH_OBJS  := $(patsubst %.c,$(B)/host/%.o,$(ORCH_SRCS))
 AGENT_SRCS := $(wildcard guest-agent/*.c)
 
@@ -47,7 +48,7 @@ $(B)/host/%.o: %.c
 $(B)/libvmrun.a: $(ORCH_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(B)/vmrun: $(B)/host/orchestrator/main.o $(B)/libvmrun.a
+$(B)/vmrun: $(B)/host/orchestrator/main.o $(patsubst %.c,$(B)/host/%.o,$(CMD_SRCS)) $(B)/libvmrun.a
 	$(call quiet,LINK,$@)$(CC) -pie -Wl,-z,relro,-z,now -o $@ $^ $(HOST_LIBS)
 
 -include $(shell find $(B)/host $(B)/san $(B)/agent $(B)/tests -name "*.d" -type f 2>/dev/null)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char cli_usage_text[] =
-    "Usage: vmrun [OPTIONS] IMAGE MODULE [ARGS...]\n"
+    "Usage: vmrun [run] [OPTIONS] IMAGE MODULE [ARGS...]\n"
     "\n"
     "Run the Python file MODULE inside a disposable virtual machine booted from the\n"
     "read-only disk IMAGE (through a throwaway qcow2 overlay), with no network device,\n"

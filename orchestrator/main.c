@@ -1,128 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * main: parse the command line, run, report. The only place that prints
- * vmrun's own messages or chooses the exit status.
+ * main: the subcommand table. `vmrun IMAGE MODULE` is `vmrun run IMAGE
+ * MODULE`; a first argument naming a subcommand selects it (an image file
+ * that happens to be called like one is reached as ./NAME or with `run`).
  */
-#include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "fileio.h"
-#include "report.h"
-#include "run.h"
-#include "version.h"
+#include "cmd_run.h"
 
-static void
-main_progress(void *opaque, const char *message)
-{
-    (void)opaque;
-    fprintf(stderr, "vmrun: %s\n", message);
-}
+struct main_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+};
 
-static void
-main_print_tail(const char *title, const char *text)
-{
-    if (!text || !*text)
-        return;
-    fprintf(stderr, "vmrun: ---- %s (last lines) ----\n%s", title, text);
-    if (text[strlen(text) - 1] != '\n')
-        fputc('\n', stderr);
-}
-
-static int
-main_write_report(const struct vr_options *o, json_t *report)
-{
-    _cleanup_free_ char *text = json_dumps(report, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-    int ret = 0;
-
-    if (!text) {
-        fprintf(stderr, "vmrun: cannot serialise the report\n");
-        return -1;
-    }
-    if (o->report_file) {
-        size_t len = strlen(text);
-        text[len] = '\n';
-        if (fileio_write_atomic(o->report_file, text, len + 1, 0644) < 0) {
-            fprintf(stderr, "vmrun: cannot write the report to '%s': %s\n", o->report_file,
-                    strerror(errno));
-            ret = -1;
-        }
-        text[len] = '\0';
-    }
-    if (o->json) {
-        fputs(text, stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
-    }
-    return ret;
-}
+static const struct main_command main_commands[] = {
+    {"run", cmd_run},
+};
 
 int
 main(int argc, char **argv)
 {
-    struct vr_options opts;
-    _cleanup_error_ struct vr_error *err = NULL;
-    _cleanup_json_ json_t *report = NULL;
-    struct run_result res;
-    struct run_io io;
-    int status;
+    size_t i;
 
+    /* A reader that went away must not kill vmrun before it tears the VM
+     * down: writes then fail with EPIPE and are handled. */
     signal(SIGPIPE, SIG_IGN);
-    if (cli_parse(argc, argv, &opts, &err) < 0) {
-        fprintf(stderr, "vmrun: %s\n", err->message);
-        cli_options_free(&opts);
-        return REPORT_EXIT_FAILURE;
-    }
-    if (opts.action == ACTION_HELP) {
-        fputs(cli_usage(), stdout);
-        cli_options_free(&opts);
-        return 0;
-    }
-    if (opts.action == ACTION_VERSION) {
-        printf("vmrun %s\n", VMRUN_VERSION);
-        cli_options_free(&opts);
-        return 0;
-    }
-
-    io = (struct run_io){
-        .out_fd = opts.json ? -1 : STDOUT_FILENO,
-        .err_fd = opts.json ? -1 : STDERR_FILENO,
-        .progress = opts.verbose ? main_progress : NULL,
-    };
-    run_execute(&opts, &io, &res);
-    status = report_exit_status(&res);
-
-    if (res.status == RUN_ERROR) {
-        fprintf(stderr, "vmrun: error: %s\n", res.error ? res.error->message : "unknown failure");
-        if (opts.verbose) {
-            main_print_tail("guest console", res.console_text);
-            main_print_tail("QEMU log", res.qemu_log_text);
+    if (argc > 1) {
+        for (i = 0; i < sizeof(main_commands) / sizeof(main_commands[0]); i++) {
+            if (strcmp(argv[1], main_commands[i].name) == 0)
+                return main_commands[i].fn(argc - 1, argv + 1);
         }
-    } else if (!opts.quiet) {
-        if (res.status == RUN_TIMEOUT)
-            fprintf(stderr, "vmrun: timeout: the module ran past %g s; the VM was destroyed\n",
-                    opts.timeout_s);
-        else if (res.status == RUN_OOM)
-            fprintf(stderr, "vmrun: the module ran out of memory (%u MiB guest)\n",
-                    opts.memory_mib);
-        if (res.out.truncated || res.err.truncated)
-            fprintf(stderr, "vmrun: output truncated at %llu bytes per stream\n",
-                    (unsigned long long)opts.output_limit);
-        if (opts.verbose)
-            fprintf(stderr, "vmrun: %s, %s in %.0f ms (boot to agent %.0f ms, run %.0f ms)\n",
-                    report_status_name(res.status), res.accel_kvm ? "kvm" : "tcg", res.t.total_ms,
-                    res.t.agent_ready_ms, res.t.run_ms);
     }
-    if (opts.report_file || opts.json) {
-        report = report_build(&opts, &res);
-        if (!report || main_write_report(&opts, report) < 0)
-            status = REPORT_EXIT_FAILURE;
-    }
-    run_result_free(&res);
-    cli_options_free(&opts);
-    return status;
+    return cmd_run(argc, argv);
 }
