@@ -5,6 +5,7 @@ CC      ?= gcc
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/vmrun
+LIBEXECDIR ?= $(PREFIX)/libexec/vmrun
 MANDIR  ?= $(PREFIX)/share/man
 B       := build
 WERROR  ?= 1
@@ -23,7 +24,8 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 HOST_PKGS := libvirt jansson libcrypto
 HOST_CFLAGS := $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
 HOST_LIBS   := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lm
-CPPFLAGS_ALL := -Iguest-agent -Iorchestrator -DVMRUN_DATADIR='"$(DATADIR)"'
+CPPFLAGS_ALL := -Iguest-agent -Iorchestrator -DVMRUN_DATADIR='"$(DATADIR)"' \
+                -DVMRUN_LIBEXECDIR='"$(LIBEXECDIR)"'
 
 ifeq ($(V),0)
 Q = @
@@ -33,23 +35,31 @@ Q =
 quiet =
 endif
 
-ORCH_SRCS  := $(filter-out orchestrator/main.c orchestrator/cmd_%.c,$(wildcard orchestrator/*.c)) guest-agent/wire.c
+DIFF_SRCS  := orchestrator/diff.c orchestrator/diffcmp.c orchestrator/difftree.c orchestrator/cmd_diff.c \
+              orchestrator/main_diff.c
+ORCH_SRCS  := $(filter-out orchestrator/main.c orchestrator/cmd_%.c $(DIFF_SRCS),$(wildcard orchestrator/*.c)) guest-agent/wire.c
 CMD_SRCS   := orchestrator/cmd_run.c
+DIFF_CFLAGS := $(shell pkg-config --cflags libguestfs 2>/dev/null)
+DIFF_LIBS   := $(shell pkg-config --libs libguestfs 2>/dev/null)
 ORCH_OBJS  := $(patsubst %.c,$(B)/host/%.o,$(ORCH_SRCS))
 AGENT_SRCS := $(wildcard guest-agent/*.c)
 
-all: $(B)/vmrun $(B)/guest/vmrun-agent
-.PHONY: all guest image deps demo check install clean lint unit agent-tests vm-tests fuzz-replay bench
+all: $(B)/vmrun $(B)/vmrun-diff $(B)/guest/vmrun-agent
+.PHONY: all guest image deps demo check install clean lint unit agent-tests vm-tests diff-tests fuzz-replay bench bench-diff
 
 $(B)/host/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(call quiet,CC,$@)$(CC) $(CSTD) $(OPT) $(HARDEN) -fPIE -MMD -MP $(WARN) $(CPPFLAGS_ALL) $(HOST_CFLAGS) -c $< -o $@
+	$(call quiet,CC,$@)$(CC) $(CSTD) $(OPT) $(HARDEN) -fPIE -MMD -MP $(WARN) $(CPPFLAGS_ALL) $(HOST_CFLAGS) $(DIFF_CFLAGS) -c $< -o $@
 
 $(B)/libvmrun.a: $(ORCH_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(B)/vmrun: $(B)/host/orchestrator/main.o $(patsubst %.c,$(B)/host/%.o,$(CMD_SRCS)) $(B)/libvmrun.a
 	$(call quiet,LINK,$@)$(CC) -pie -Wl,-z,relro,-z,now -o $@ $^ $(HOST_LIBS)
+
+# The disk diff runs in its own helper process (orchestrator/main_diff.c says why).
+$(B)/vmrun-diff: $(patsubst %.c,$(B)/host/%.o,$(DIFF_SRCS)) $(B)/libvmrun.a
+	$(call quiet,LINK,$@)$(CC) -pie -Wl,-z,relro,-z,now -o $@ $^ $(DIFF_LIBS) $(HOST_LIBS)
 
 -include $(shell find $(B)/host $(B)/san $(B)/agent $(B)/tests -name "*.d" -type f 2>/dev/null)
 
@@ -144,6 +154,9 @@ agent-tests: $(B)/guest/vmrun-agent $(B)/tests/agent/test_agent $(B)/san/tests/a
 vm-tests: all guest image $(B)/images/test/.stamp
 	@tests/vm/run.sh
 
+diff-tests: all
+	@tests/diff/run.sh
+
 # Everything: unit and agent tiers under ASan+UBSan, the fuzz corpus replayed,
 # then real VMs under whatever accelerator this host has.
 check: all guest image $(B)/images/test/.stamp $(TEST_BINS)
@@ -152,7 +165,8 @@ check: all guest image $(B)/images/test/.stamp $(TEST_BINS)
 		"agent" env VMRUN_AGENT=$(B)/guest/vmrun-agent $(B)/tests/agent/test_agent ";;" \
 		"agent (asan)" env VMRUN_AGENT=$(B)/san/guest/vmrun-agent $(B)/san/tests/agent/test_agent ";;" \
 		$(foreach t,$(FUZZ_REPLAYS),"fuzz replay $(notdir $(t))" $(t) tests/fuzz/corpus/$(subst replay_,,$(notdir $(t))) ";;") \
-		"vm" tests/vm/run.sh
+		"vm" tests/vm/run.sh ";;" \
+		"diff" tests/diff/run.sh
 
 # ---- guest: agent, initramfs, kernel --------------------------------------
 AGENT_HDRS := $(wildcard guest-agent/*.h)
@@ -192,17 +206,24 @@ demo: all guest image
 install: all guest
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/vmrun $(DESTDIR)$(BINDIR)/vmrun
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(B)/vmrun-diff $(DESTDIR)$(LIBEXECDIR)/vmrun-diff
 	install -m 0644 $(B)/guest/vmlinux $(B)/guest/initramfs.cpio $(DESTDIR)$(DATADIR)/
 	install -m 0644 docs/vmrun.1 $(DESTDIR)$(MANDIR)/man1/vmrun.1
 
 clean:
-	rm -rf $(B)/host $(B)/san $(B)/tests $(B)/fuzz $(B)/guest $(B)/vmrun $(B)/libvmrun*.a
+	rm -rf $(B)/host $(B)/san $(B)/tests $(B)/fuzz $(B)/guest $(B)/vmrun $(B)/vmrun-diff $(B)/libvmrun*.a
 
 # ---- benchmarks ---------------------------------------------------------------
 # Tables and ratios measured side by side in one run (bench/README.md); never
 # part of the tests.
 bench: all guest image
 	bash bench/run.sh
+
+# vmrun diff against virt-diff on the same pairs (issue 3). Separate from
+# bench: virt-diff alone takes about half an hour here under TCG.
+bench-diff: all image
+	BASE=$(B)/images/default.qcow2 bash bench/diff.sh
 
 # ---- lint --------------------------------------------------------------------
 LINT_SRCS := $(wildcard orchestrator/*.[ch] guest-agent/*.[ch] tests/*.h tests/unit/*.c tests/agent/*.c tests/fuzz/*.c)

@@ -9,6 +9,7 @@
 
 static const char cli_usage_text[] =
     "Usage: vmrun [run] [OPTIONS] IMAGE MODULE [ARGS...]\n"
+    "       vmrun diff [OPTIONS] BASE OVERLAY   (see 'vmrun diff --help')\n"
     "\n"
     "Run the Python file MODULE inside a disposable virtual machine booted from the\n"
     "read-only disk IMAGE (through a throwaway qcow2 overlay), with no network device,\n"
@@ -52,6 +53,22 @@ static const char cli_usage_text[] =
     "  --max-files N          RLIMIT_NOFILE (default 256, 0 = none)\n"
     "  --max-file-size BYTES  RLIMIT_FSIZE (default 256M, 0 = none)\n"
     "\n"
+    "The disk, after the run (overlay against IMAGE, inside a libguestfs\n"
+    "appliance; the host never mounts the guest filesystem):\n"
+    "  --diff none|meta|full  none: skip; meta: added, deleted, changed paths with\n"
+    "                         their metadata; full (default): also sha256 of changed\n"
+    "                         regular files\n"
+    "  --diff-max-entries N   entries listed at most (default 10000; the report\n"
+    "                         still counts them all)\n"
+    "  --diff-times           count mtime/ctime changes too, directories included\n"
+    "  --extract DIR          copy added and modified regular files into DIR, under\n"
+    "                         their guest paths (never outside DIR)\n"
+    "  --extract-limit BYTES  total size extracted at most (default 256M)\n"
+    "  --allow-write PATTERN  paths the module may change (fnmatch, a directory\n"
+    "                         pattern covers what is below it; repeatable); every\n"
+    "                         other change is listed under \"violations\"\n"
+    "  --fail-on-violation    exit 123 when there is any violation\n"
+    "\n"
     "Output:\n"
     "  --report FILE          write the JSON report to FILE\n"
     "  --json                 print the JSON report on stdout instead of streaming the\n"
@@ -69,6 +86,8 @@ static const char cli_usage_text[] =
     "  125     vmrun itself failed or was used wrongly (bad option, bad image,\n"
     "          libvirt or QEMU error, the guest agent never answered): not the\n"
     "          module's fault; see the message or the report's \"error\"\n"
+    "  123     with --fail-on-violation: the module changed files outside every\n"
+    "          --allow-write pattern (it ran to completion or timed out)\n"
     "  130     interrupted (Ctrl-C); the VM is destroyed and the overlay removed\n"
     "A module may itself exit with any of these numbers: the JSON report's \"status\"\n"
     "(exited, signaled, timeout, oom, error) is the unambiguous verdict.\n"
@@ -184,6 +203,13 @@ enum {
     OPT_MAX_FILE_SIZE,
     OPT_REPORT,
     OPT_JSON,
+    OPT_DIFF,
+    OPT_DIFF_MAX_ENTRIES,
+    OPT_DIFF_TIMES,
+    OPT_EXTRACT,
+    OPT_EXTRACT_LIMIT,
+    OPT_ALLOW_WRITE,
+    OPT_FAIL_ON_VIOLATION,
 };
 
 static const struct option cli_longopts[] = {
@@ -211,6 +237,13 @@ static const struct option cli_longopts[] = {
     {"max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE},
     {"report", required_argument, NULL, OPT_REPORT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"diff", required_argument, NULL, OPT_DIFF},
+    {"diff-max-entries", required_argument, NULL, OPT_DIFF_MAX_ENTRIES},
+    {"diff-times", no_argument, NULL, OPT_DIFF_TIMES},
+    {"extract", required_argument, NULL, OPT_EXTRACT},
+    {"extract-limit", required_argument, NULL, OPT_EXTRACT_LIMIT},
+    {"allow-write", required_argument, NULL, OPT_ALLOW_WRITE},
+    {"fail-on-violation", no_argument, NULL, OPT_FAIL_ON_VIOLATION},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -344,6 +377,38 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
                 arg);
         o->limit_fsize = v;
         return 0;
+    case OPT_DIFF:
+        if (strcmp(arg, "none") == 0)
+            o->diff = CLI_DIFF_NONE;
+        else if (strcmp(arg, "meta") == 0)
+            o->diff = CLI_DIFF_META;
+        else if (strcmp(arg, "full") == 0)
+            o->diff = CLI_DIFF_FULL;
+        else
+            return vr_usage(errp, "--diff must be 'none', 'meta' or 'full', not '%s'", arg);
+        return 0;
+    case OPT_DIFF_MAX_ENTRIES:
+        if (cli_parse_uint(arg, 1u << 24, &v) < 0)
+            return vr_usage(
+                errp, "--diff-max-entries must be a whole number up to 16777216, not '%s'", arg);
+        o->diff_max_entries = v;
+        return 0;
+    case OPT_DIFF_TIMES: o->diff_times = 1; return 0;
+    case OPT_EXTRACT: o->extract_dir = arg; return 0;
+    case OPT_EXTRACT_LIMIT:
+        if (cli_parse_size(arg, &v) < 0)
+            return vr_usage(errp, "--extract-limit must be a size (e.g. 64M), not '%s'", arg);
+        o->extract_limit = v;
+        return 0;
+    case OPT_ALLOW_WRITE:
+        if (arg[0] != '/')
+            return vr_usage(
+                errp, "--allow-write takes an absolute guest path pattern like /tmp/*, not '%s'",
+                arg);
+        if (cli_push(&o->allow_write, &o->n_allow_write, arg) < 0)
+            return vr_fail(errp, ENOMEM, "cannot record --allow-write");
+        return 0;
+    case OPT_FAIL_ON_VIOLATION: o->fail_on_violation = 1; return 0;
     case OPT_REPORT: o->report_file = arg; return 0;
     case OPT_JSON: o->json = 1; return 0;
     case 'q': o->quiet = 1; return 0;
@@ -382,6 +447,9 @@ cli_parse(int argc, char **argv, struct vr_options *o, struct vr_error **errp)
     o->limit_nproc = 256;
     o->limit_nofile = 256;
     o->limit_fsize = 256ULL << 20;
+    o->diff = CLI_DIFF_FULL;
+    o->diff_max_entries = 10000;
+    o->extract_limit = 256ULL << 20;
 
     /* "+": stop at the first operand. IMAGE may be followed by more options;
      * everything after MODULE belongs to the module. */
@@ -434,6 +502,8 @@ cli_options_free(struct vr_options *o)
 {
     free(o->inputs);
     free(o->env);
+    free(o->allow_write);
     o->inputs = NULL;
     o->env = NULL;
+    o->allow_write = NULL;
 }

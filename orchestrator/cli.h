@@ -15,6 +15,8 @@
 enum vr_accel_choice { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 enum vr_image_format { IMAGE_QCOW2, IMAGE_RAW };
 enum vr_action { ACTION_RUN, ACTION_HELP, ACTION_VERSION };
+/* Same values as diff.h's enum diff_mode. */
+enum vr_diff_choice { CLI_DIFF_NONE, CLI_DIFF_META, CLI_DIFF_FULL };
 
 struct vr_options {
     enum vr_action action;
@@ -51,6 +53,15 @@ struct vr_options {
     uint64_t limit_nproc;
     uint64_t limit_nofile;
     uint64_t limit_fsize;
+    /* the disk diff after the run (docs/diff.md) */
+    enum vr_diff_choice diff;
+    uint64_t diff_max_entries;
+    int diff_times;
+    const char *extract_dir;
+    uint64_t extract_limit;
+    const char **allow_write; /* --allow-write PATTERN, n_allow_write of them */
+    size_t n_allow_write;
+    int fail_on_violation;
     int quiet;
     int verbose;
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "changes.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "cmd_run.h"
@@ -94,7 +95,7 @@ cmd_run(int argc, char **argv)
         .progress = opts.verbose ? main_progress : NULL,
     };
     run_execute(&opts, &io, &res);
-    status = report_exit_status(&res);
+    status = report_final_status(&opts, &res);
 
     if (res.status == RUN_ERROR) {
         fprintf(stderr, "vmrun: error: %s\n", res.error ? res.error->message : "unknown failure");
@@ -112,11 +113,15 @@ cmd_run(int argc, char **argv)
         if (res.out.truncated || res.err.truncated)
             fprintf(stderr, "vmrun: output truncated at %llu bytes per stream\n",
                     (unsigned long long)opts.output_limit);
+        if (res.changes)
+            changes_summary(res.changes, stderr);
         if (opts.verbose)
             fprintf(stderr, "vmrun: %s, %s in %.0f ms (boot to agent %.0f ms, run %.0f ms)\n",
                     report_status_name(res.status), res.accel_kvm ? "kvm" : "tcg", res.t.total_ms,
                     res.t.agent_ready_ms, res.t.run_ms);
     }
+    if (res.diff_error)
+        fprintf(stderr, "vmrun: error: %s\n", res.diff_error->message);
     if (opts.report_file || opts.json) {
         report = report_build(&opts, &res);
         if (!report || main_write_report(&opts, report) < 0)

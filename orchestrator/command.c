@@ -2,6 +2,8 @@
 #include "command.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
@@ -66,4 +68,109 @@ command_run(const char *const argv[], struct vr_error **errp)
                        out_len ? out : "(no output)");
     return vr_fail(errp, 0, "%s was killed by signal %d", argv[0],
                    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Append n bytes to a tail buffer that keeps the last COMMAND_OUTPUT_MAX. */
+static void
+command_tail_add(char *tail, size_t *len, const char *data, size_t n)
+{
+    if (n >= COMMAND_OUTPUT_MAX) {
+        memcpy(tail, data + n - COMMAND_OUTPUT_MAX, COMMAND_OUTPUT_MAX);
+        *len = COMMAND_OUTPUT_MAX;
+        return;
+    }
+    if (*len + n > COMMAND_OUTPUT_MAX) {
+        size_t drop = *len + n - COMMAND_OUTPUT_MAX;
+        memmove(tail, tail + drop, *len - drop);
+        *len -= drop;
+    }
+    memcpy(tail + *len, data, n);
+    *len += n;
+}
+
+int
+command_capture(const char *const argv[], size_t out_max, char **out, size_t *out_len,
+                char **err_tail, int *status, struct vr_error **errp)
+{
+    posix_spawn_file_actions_t fa;
+    int outp[2] = {-1, -1}, errp_[2] = {-1, -1};
+    char *buf = NULL, tail[COMMAND_OUTPUT_MAX + 1];
+    size_t len = 0, tail_len = 0;
+    int too_big = 0, open_fds = 2, wstatus = 0, r;
+    pid_t pid;
+
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp_, O_CLOEXEC) < 0) {
+        int saved = errno;
+        if (outp[0] >= 0) {
+            close(outp[0]);
+            close(outp[1]);
+        }
+        return vr_fail(errp, saved, "cannot create pipes to run %s", argv[0]);
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp_[1], 2);
+    r = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(outp[1]);
+    close(errp_[1]);
+    if (r != 0) {
+        close(outp[0]);
+        close(errp_[0]);
+        return vr_fail(errp, r, "cannot run %s", argv[0]);
+    }
+    buf = malloc(out_max + 1);
+    while (open_fds > 0) {
+        struct pollfd p[2] = {{.fd = outp[0], .events = POLLIN},
+                              {.fd = errp_[0], .events = POLLIN}};
+        char chunk[16384];
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            ssize_t n;
+            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            n = read(p[i].fd, chunk, sizeof(chunk));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(i == 0 ? outp[0] : errp_[0]);
+                if (i == 0)
+                    outp[0] = -1;
+                else
+                    errp_[0] = -1;
+                open_fds--;
+                continue;
+            }
+            if (i == 1) {
+                command_tail_add(tail, &tail_len, chunk, (size_t)n);
+            } else if (!buf || len + (size_t)n > out_max) {
+                too_big = 1; /* keep draining so the child never blocks */
+            } else {
+                memcpy(buf + len, chunk, (size_t)n);
+                len += (size_t)n;
+            }
+        }
+    }
+    if (outp[0] >= 0)
+        close(outp[0]);
+    if (errp_[0] >= 0)
+        close(errp_[0]);
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+        ;
+    tail[tail_len] = '\0';
+    if (too_big || !buf) {
+        free(buf);
+        return vr_fail(errp, too_big ? EFBIG : ENOMEM, "the output of %s is too large", argv[0]);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    *err_tail = strdup(tail);
+    *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    return 0;
 }

@@ -3,6 +3,8 @@
 #ifndef VMRUN_COMMAND_H
 #define VMRUN_COMMAND_H
 
+#include <stddef.h>
+
 #include "error.h"
 
 #define COMMAND_OUTPUT_MAX 4096
@@ -12,5 +14,13 @@
  * reaped. Returns 0 when it exited 0; otherwise -1 with an error that quotes
  * its output. */
 int command_run(const char *const argv[], struct vr_error **errp);
+
+/* Run argv and collect its standard output (at most out_max bytes: more is an
+ * error) into *out (NUL-terminated); standard error's last
+ * COMMAND_OUTPUT_MAX bytes go to *err_tail. The child is always reaped.
+ * Returns 0 with *status set to its exit status (128+N for a signal), or -1
+ * when it could not be run or its output was too large. */
+int command_capture(const char *const argv[], size_t out_max, char **out, size_t *out_len,
+                    char **err_tail, int *status, struct vr_error **errp);
 
 #endif

@@ -4,18 +4,42 @@
  * MODULE`; a first argument naming a subcommand selects it (an image file
  * that happens to be called like one is reached as ./NAME or with `run`).
  */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd_run.h"
+#include "error.h"
+#include "paths.h"
 
 struct main_command {
     const char *name;
     int (*fn)(int argc, char **argv);
 };
 
+/* `vmrun diff ...` is the vmrun-diff helper (orchestrator/main_diff.c). */
+static int
+main_diff(int argc, char **argv)
+{
+    struct vr_error *err = NULL;
+    char *helper = NULL;
+
+    (void)argc;
+    if (paths_helper("vmrun-diff", &helper, &err) < 0) {
+        fprintf(stderr, "vmrun: error: %s\n", err->message);
+        vr_error_free(err);
+        return 125;
+    }
+    execv(helper, argv);
+    fprintf(stderr, "vmrun: error: cannot run '%s': %s\n", helper, strerror(errno));
+    return 125;
+}
+
 static const struct main_command main_commands[] = {
     {"run", cmd_run},
+    {"diff", main_diff},
 };
 
 int

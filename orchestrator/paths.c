@@ -16,6 +16,9 @@
 #ifndef VMRUN_DATADIR
 #define VMRUN_DATADIR "/usr/local/share/vmrun"
 #endif
+#ifndef VMRUN_LIBEXECDIR
+#define VMRUN_LIBEXECDIR "/usr/local/libexec/vmrun"
+#endif
 
 int
 paths_state_dir(char **out, struct vr_error **errp)
@@ -83,45 +86,61 @@ paths_runtime_dir(char **out, struct vr_error **errp)
     return 0;
 }
 
-int
-paths_guest_file(const char *name, char **out, struct vr_error **errp)
+/* The first accessible (with mode) of: env/name, <binary's dir>/sub[1]name,
+ * <binary's dir>/sub[2]name, builtin/name. */
+static int
+paths_first(const char *const sub[4], const char *env, const char *builtin, const char *name,
+            int mode, char **out)
 {
     char exe[PATH_MAX];
     char *candidates[4] = {NULL, NULL, NULL, NULL};
-    const char *env = getenv("VMRUN_GUEST_DIR");
+    const char *dir = NULL;
     ssize_t n;
     int i, found = -1;
 
-    if (env && *env && asprintf(&candidates[0], "%s/%s", env, name) < 0)
-        candidates[0] = NULL;
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
         exe[n] = '\0';
-        const char *dir = dirname(exe);
-        if (asprintf(&candidates[1], "%s/guest/%s", dir, name) < 0)
-            candidates[1] = NULL;
-        if (asprintf(&candidates[2], "%s/../share/vmrun/%s", dir, name) < 0)
-            candidates[2] = NULL;
+        dir = dirname(exe);
     }
-    if (asprintf(&candidates[3], "%s/%s", VMRUN_DATADIR, name) < 0)
-        candidates[3] = NULL;
     for (i = 0; i < 4; i++) {
-        if (candidates[i] && access(candidates[i], R_OK) == 0) {
+        const char *base = i == 0 ? env : i == 3 ? builtin : dir;
+        if (base && *base && asprintf(&candidates[i], "%s/%s%s", base, sub[i], name) < 0)
+            candidates[i] = NULL;
+    }
+    for (i = 0; i < 4 && found < 0; i++) {
+        if (candidates[i] && access(candidates[i], mode) == 0)
             found = i;
-            break;
-        }
     }
-    if (found >= 0) {
+    if (found >= 0)
         *out = realpath(candidates[found], NULL);
-        if (!*out)
-            found = -1;
-    }
     for (i = 0; i < 4; i++)
         free(candidates[i]);
-    if (found < 0)
+    return found >= 0 && *out ? 0 : -1;
+}
+
+int
+paths_guest_file(const char *name, char **out, struct vr_error **errp)
+{
+    static const char *const sub[4] = {"", "guest/", "../share/vmrun/", ""};
+
+    if (paths_first(sub, getenv("VMRUN_GUEST_DIR"), VMRUN_DATADIR, name, R_OK, out) < 0)
         return vr_fail(errp, 0,
                        "cannot find the guest file '%s' (looked in $VMRUN_GUEST_DIR, next to the "
                        "vmrun binary and in %s); run 'make guest' or 'make install'",
                        name, VMRUN_DATADIR);
+    return 0;
+}
+
+int
+paths_helper(const char *name, char **out, struct vr_error **errp)
+{
+    static const char *const sub[4] = {"", "", "../libexec/vmrun/", ""};
+
+    if (paths_first(sub, getenv("VMRUN_LIBEXEC_DIR"), VMRUN_LIBEXECDIR, name, X_OK, out) < 0)
+        return vr_fail(errp, 0,
+                       "cannot find vmrun's helper '%s' (looked in $VMRUN_LIBEXEC_DIR, next to the "
+                       "vmrun binary and in %s); run 'make' or 'make install'",
+                       name, VMRUN_LIBEXECDIR);
     return 0;
 }

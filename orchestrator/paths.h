@@ -20,4 +20,9 @@ int paths_runtime_dir(char **out, struct vr_error **errp);
  * <dir of the binary>/../share/vmrun, then the compiled-in data directory. */
 int paths_guest_file(const char *name, char **out, struct vr_error **errp);
 
+/* Locate vmrun's helper program NAME (vmrun-diff): $VMRUN_LIBEXEC_DIR, then
+ * next to the vmrun binary (the build tree), then <dir of the binary>/
+ * ../libexec/vmrun, then the compiled-in libexec directory. */
+int paths_helper(const char *name, char **out, struct vr_error **errp);
+
 #endif

@@ -33,6 +33,27 @@ report_exit_status(const struct run_result *res)
     return REPORT_EXIT_FAILURE;
 }
 
+/* Kept here, not in diff.c, so the report needs no libguestfs: violations
+ * are a non-empty "violations" list in the changes object. */
+static int
+report_has_violations(const json_t *changes)
+{
+    json_t *v = json_object_get(changes, "violations");
+    return json_is_array(v) && json_array_size(v) > 0;
+}
+
+int
+report_final_status(const struct vr_options *opts, const struct run_result *res)
+{
+    if (res->status == RUN_ERROR)
+        return report_exit_status(res);
+    if (res->diff_error)
+        return REPORT_EXIT_FAILURE;
+    if (opts->fail_on_violation && report_has_violations(res->changes))
+        return REPORT_EXIT_VIOLATION;
+    return report_exit_status(res);
+}
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 static size_t
 report_utf8_seq(const unsigned char *s, size_t left)
@@ -169,7 +190,7 @@ report_build(const struct vr_options *opts, const struct run_result *res)
     json_object_set_new(r, "exit_code",
                         res->exit_code >= 0 ? json_integer(res->exit_code) : json_null());
     json_object_set_new(r, "signal", res->signal >= 0 ? json_integer(res->signal) : json_null());
-    json_object_set_new(r, "exit_status", json_integer(report_exit_status(res)));
+    json_object_set_new(r, "exit_status", json_integer(report_final_status(opts, res)));
     json_object_set_new(r, "mode", json_string(opts->import_mode ? "import" : "run"));
     json_object_set_new(r, "module", report_str_or_null(opts->module));
     report_set_bytes(r, "stdout", res->out.data, res->out.len);
@@ -189,6 +210,7 @@ report_build(const struct vr_options *opts, const struct run_result *res)
     json_object_set_new(t, "teardown_ms", report_ms(res->t.teardown_ms));
     json_object_set_new(t, "total_ms", report_ms(res->t.total_ms));
     json_object_set_new(t, "kill_ms", report_ms(res->t.kill_ms));
+    json_object_set_new(t, "diff_ms", report_ms(res->t.diff_ms));
     json_object_set_new(r, "timings", t);
 
     json_object_set_new(r, "accel", json_string(res->accel_kvm ? "kvm" : "tcg"));
@@ -218,6 +240,9 @@ report_build(const struct vr_options *opts, const struct run_result *res)
                   "cpus", (json_int_t)opts->cpus, "cpu_s", (json_int_t)opts->limit_cpu_s, "nproc",
                   (json_int_t)opts->limit_nproc, "nofile", (json_int_t)opts->limit_nofile, "fsize",
                   (json_int_t)opts->limit_fsize));
+    json_object_set_new(r, "changes", res->changes ? json_incref(res->changes) : json_null());
+    json_object_set_new(r, "diff_error",
+                        res->diff_error ? json_string(res->diff_error->message) : json_null());
     if (res->status == RUN_ERROR && res->error) {
         json_object_set_new(r, "error",
                             json_pack("{s:s,s:s}", "kind",

@@ -15,9 +15,15 @@
 #define REPORT_EXIT_FAILURE 125
 #define REPORT_EXIT_TIMEOUT 124
 #define REPORT_EXIT_INTERRUPTED 130
+/* --fail-on-violation and the module changed what it was not allowed to. */
+#define REPORT_EXIT_VIOLATION 123
 
 json_t *report_build(const struct vr_options *opts, const struct run_result *res);
+/* The module's verdict alone (see also report_final_status). */
 int report_exit_status(const struct run_result *res);
+/* What vmrun exits with: the verdict, unless the disk diff failed (125) or
+ * found violations under --fail-on-violation (123). */
+int report_final_status(const struct vr_options *opts, const struct run_result *res);
 const char *report_status_name(enum run_status s);
 
 /* Put bytes into obj as a JSON string under key: as they are when valid

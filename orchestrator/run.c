@@ -48,6 +48,7 @@
 #include "accel.h"
 #include "channel.h"
 #include "cleanup.h"
+#include "command.h"
 #include "deadline.h"
 #include "domain.h"
 #include "fileio.h"
@@ -867,6 +868,88 @@ run_module(struct run_ctx *c)
     }
 }
 
+/* ---- the disk diff ------------------------------------------------------ */
+
+#define RUN_DIFF_OUTPUT_MAX (64U << 20) /* the changes JSON, entries capped */
+#define RUN_DIFF_EXIT_VIOLATION 123
+
+/* Compare the overlay with the base now that the VM is gone, in the
+ * vmrun-diff helper process (orchestrator/main_diff.c says why). A failure
+ * here leaves the module's verdict as it is and is reported on its own. */
+static void
+run_diff(struct run_ctx *c)
+{
+    static const char *const modes[] = {"none", "meta", "full"};
+    const struct vr_options *o = c->o;
+    _cleanup_free_ char *helper = NULL, *out = NULL, *err = NULL;
+    char max[32], limit[32];
+    const char *argv[32 + 2 * 64];
+    size_t n = 0, len = 0, i;
+    int64_t t0 = deadline_now();
+    int status = 0;
+
+    if (o->n_allow_write > 64) {
+        vr_usage(&c->res->diff_error, "at most 64 --allow-write patterns");
+        return;
+    }
+    if (paths_helper("vmrun-diff", &helper, &c->res->diff_error) < 0)
+        return;
+    snprintf(max, sizeof(max), "%llu", (unsigned long long)o->diff_max_entries);
+    snprintf(limit, sizeof(limit), "%llu", (unsigned long long)o->extract_limit);
+    argv[n++] = helper;
+    argv[n++] = "-q";
+    argv[n++] = "--json";
+    argv[n++] = "--format";
+    argv[n++] = c->res->image.format == IMAGE_RAW ? "raw" : "qcow2";
+    argv[n++] = "--diff";
+    argv[n++] = modes[o->diff];
+    argv[n++] = "--diff-max-entries";
+    argv[n++] = max;
+    argv[n++] = "--accel";
+    argv[n++] = c->res->accel_kvm ? "kvm" : "tcg";
+    if (o->diff_times)
+        argv[n++] = "--diff-times";
+    if (o->root_dev) {
+        argv[n++] = "--root";
+        argv[n++] = o->root_dev;
+    }
+    if (o->extract_dir) {
+        argv[n++] = "--extract";
+        argv[n++] = o->extract_dir;
+        argv[n++] = "--extract-limit";
+        argv[n++] = limit;
+    }
+    for (i = 0; i < o->n_allow_write; i++) {
+        argv[n++] = "--allow-write";
+        argv[n++] = o->allow_write[i];
+    }
+    argv[n++] = "--";
+    argv[n++] = c->res->image.path;
+    argv[n++] = c->overlay;
+    argv[n] = NULL;
+
+    run_progress(c, "comparing the disk with the base image");
+    if (command_capture(argv, RUN_DIFF_OUTPUT_MAX, &out, &len, &err, &status, &c->res->diff_error) <
+        0)
+        goto cleanup;
+    if (status != 0 && status != RUN_DIFF_EXIT_VIOLATION) {
+        size_t l = err ? strlen(err) : 0;
+        while (l > 0 && err[l - 1] == '\n')
+            err[--l] = '\0';
+        vr_fail(&c->res->diff_error, 0, "the disk diff failed (exit status %d): %s", status,
+                l ? err : "(no message)");
+        goto cleanup;
+    }
+    c->res->changes = json_loadb(out, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(c->res->changes)) {
+        json_decref(c->res->changes);
+        c->res->changes = NULL;
+        vr_fail(&c->res->diff_error, 0, "the disk diff printed no valid JSON");
+    }
+cleanup:
+    c->res->t.diff_ms = deadline_ms_between(t0, deadline_now());
+}
+
 /* ---- teardown ---------------------------------------------------------- */
 
 static char *
@@ -907,6 +990,9 @@ run_teardown(struct run_ctx *c)
         c->conn = NULL;
     }
     channel_close(&c->ch);
+    /* Only a run whose module ran has changes worth a verdict. */
+    if (!failed && c->o->diff != CLI_DIFF_NONE && c->overlay)
+        run_diff(c);
     if (failed && c->console_path) {
         char path[4096];
         c->res->console_text = run_read_tail(c->console_path);
@@ -932,7 +1018,7 @@ run_execute(const struct vr_options *opts, const struct run_io *io, struct run_r
 
     memset(res, 0, sizeof(*res));
     res->exit_code = res->signal = -1;
-    res->t = (struct run_timings){-1, -1, -1, -1, -1, -1, -1, -1};
+    res->t = (struct run_timings){-1, -1, -1, -1, -1, -1, -1, -1, -1};
     c.t_start = deadline_now();
     channel_init(&c.ch);
 
@@ -988,6 +1074,8 @@ run_result_free(struct run_result *res)
     free(res->domain_name);
     free(res->overlay_kept);
     vr_error_free(res->error);
+    json_decref(res->changes);
+    vr_error_free(res->diff_error);
     free(res->console_text);
     free(res->qemu_log_text);
     memset(res, 0, sizeof(*res));

@@ -38,6 +38,7 @@ struct run_timings {
     double teardown_ms;    /* domain destroyed, files removed */
     double total_ms;
     double kill_ms; /* on timeout: deadline -> QEMU gone; else -1 */
+    double diff_ms; /* the disk diff after the VM was gone; -1 when none ran */
 };
 
 struct run_result {
@@ -58,10 +59,12 @@ struct run_result {
     char *agent_version;
     char *root_device;
     char *domain_name;
-    char *overlay_kept;     /* --keep-overlay path, when the overlay was kept */
-    struct vr_error *error; /* status == RUN_ERROR */
-    char *console_text;     /* guest console tail, kept for -v on failure */
-    char *qemu_log_text;    /* QEMU's log tail, kept for -v on failure */
+    char *overlay_kept;          /* --keep-overlay path, when the overlay was kept */
+    struct vr_error *error;      /* status == RUN_ERROR */
+    json_t *changes;             /* the disk diff (docs/diff.md), or NULL */
+    struct vr_error *diff_error; /* the diff failed; the module's verdict stands */
+    char *console_text;          /* guest console tail, kept for -v on failure */
+    char *qemu_log_text;         /* QEMU's log tail, kept for -v on failure */
 };
 
 /* Where the module's output goes while it runs (-1: do not stream). */

@@ -21,11 +21,12 @@ trap 'rm -rf "$W"' EXIT
 # ---- helpers ----------------------------------------------------------------
 fail() { echo "FAIL: $*"; exit 1; }
 # vr NAME [vmrun args...]: run vmrun with a report in $W/NAME.json; stdout to
-# $W/NAME.out, stderr to $W/NAME.err; sets $rc.
+# $W/NAME.out, stderr to $W/NAME.err; sets $rc. The disk diff (a libguestfs
+# appliance, ~15 s under TCG) is off unless the test asks for it with --diff.
 vr() {
     local name=$1; shift
     rc=0
-    "$VMRUN" --report "$W/$name.json" "$@" >"$W/$name.out" 2>"$W/$name.err" </dev/null || rc=$?
+    "$VMRUN" --report "$W/$name.json" --diff none "$@" >"$W/$name.out" 2>"$W/$name.err" </dev/null || rc=$?
     echo "vmrun $* -> exit $rc"
     sed 's/^/  stderr: /' "$W/$name.err" | head -20
 }
@@ -149,7 +150,7 @@ EOF
 )
     local start first_at end
     start=$(date +%s.%N)
-    "$VMRUN" "$IMAGE" "$m" >"$W/stream.out" 2>"$W/stream.err" &
+    "$VMRUN" --diff none "$IMAGE" "$m" >"$W/stream.out" 2>"$W/stream.err" &
     local pid=$!
     first_at=""
     while kill -0 "$pid" 2>/dev/null; do
@@ -386,6 +387,31 @@ EOF
     expect_eq "$rc" 0
     expect_eq "$(cat "$W/inst.out")" installed
     expect_eq "$(j inst .kernel)" "$W/prefix/share/vmrun/vmlinux"
+}
+
+test_disk_diff_violations_and_extract() {
+    local m; m=$(mod writes.py <<'EOF'
+import os
+open("/tmp/vmrun/result.txt", "w").write("42\n")
+try:
+    open("/etc/evil.conf", "w").write("owned\n")
+except PermissionError:
+    print("denied")
+EOF
+)
+    mkdir -p "$W/extract"
+    vr diffrun "$IMAGE" --user root --diff full --allow-write '/tmp/*' --fail-on-violation \
+        --extract "$W/extract" "$m"
+    expect_eq "$rc" 123 "(a write outside --allow-write must fail the run)"
+    expect_eq "$(j diffrun .status)" exited
+    expect_eq "$(j diffrun .exit_code)" 0
+    j diffrun '[.changes.added[].path] | index("/etc/evil.conf")' | grep -qv null || fail "/etc/evil.conf not reported added"
+    j diffrun '[.changes.violations[].path] | index("/etc/evil.conf")' | grep -qv null || fail "/etc/evil.conf not a violation"
+    j diffrun '[.changes.violations[].path] | index("/tmp/vmrun/result.txt")' | grep -q null || fail "an allowed write was listed as a violation"
+    expect_eq "$(cat "$W/extract/tmp/vmrun/result.txt")" 42
+    expect_eq "$(j diffrun '.changes.added[] | select(.path == "/tmp/vmrun/result.txt") | .sha256')" \
+        "$(printf '42\n' | sha256sum | cut -d' ' -f1)"
+    grep -q "outside --allow-write" "$W/diffrun.err" || fail "no summary on stderr"
 }
 
 # Ctrl-C and kill -9: start a module that never ends, wait for it to run.
