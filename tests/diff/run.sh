@@ -50,7 +50,7 @@ build_images() {
     mkfs.ext4 -q -N 30000 -d "$t" "$W/base.raw" || return 1
     qemu-img convert -O qcow2 "$W/base.raw" "$W/base.qcow2" || return 1
     rm -f "$W/base.raw"
-    for o in main small quiet bad other; do
+    for o in main small quiet bad other full; do
         qemu-img create -q -f qcow2 -b "$W/base.qcow2" -F qcow2 "$W/$o.qcow2" || return 1
     done
     # 20,000 small files, shipped into the guest as one tar
@@ -75,6 +75,7 @@ add $W/base.qcow2 readonly:true format:qcow2
 add $W/main.qcow2 format:qcow2
 add $W/small.qcow2 format:qcow2
 add $W/bad.qcow2 format:qcow2
+add $W/full.qcow2 format:qcow2
 run
 mount /dev/sdb /
 $mods
@@ -85,6 +86,9 @@ mount /dev/sdc /
 $mods
 umount-all
 zero /dev/sdd
+mount /dev/sde /
+-fill 65 100000000 /data/fill
+umount-all
 FISH
     # an overlay of another base
     qemu-img create -q -f qcow2 "$W/other-base.qcow2" 64M &&
@@ -157,6 +161,10 @@ check "untouched overlay: unchanged without launching the appliance ($(((t2 - t1
 check "--diff=none skips" bash -c "$VDIFF -q --diff none --json '$W/base.qcow2' '$W/small.qcow2' | jq -e '.status == \"skipped\"'"
 
 # ---- bad input ---------------------------------------------------------------
+# A guest that filled its disk: the diff still compares, and lists the filler.
+rc=0; $VDIFF -q --json --diff meta "$W/base.qcow2" "$W/full.qcow2" >"$W/full.json" 2>"$W/full.err" || rc=$?
+check "a guest that filled the disk: compared, the filler listed (got $rc)" bash -c \
+    "[[ $rc == 0 ]] && jq -e '.status == \"compared\" and ([.added[] | select(.path == \"/data/fill\" and .size > 40000000)] | length) == 1' '$W/full.json' >/dev/null"
 rc=0; $VDIFF -q "$W/base.qcow2" "$W/other.qcow2" >/dev/null 2>"$W/other.err" || rc=$?
 check "overlay of another base is refused (125)" bash -c "[[ $rc == 125 ]] && grep -q 'not by the base' '$W/other.err'"
 rc=0; $VDIFF -q "$W/base.qcow2" "$W/corrupt.qcow2" >/dev/null 2>"$W/corrupt.err" || rc=$?
