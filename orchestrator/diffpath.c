@@ -11,39 +11,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "report.h"
 
 #define DIFFPATH_MAX 4096
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t
-diffpath_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len, i;
-    unsigned long cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 static int
 diffpath_is_control(unsigned char c)
@@ -58,7 +28,7 @@ diffpath_is_plain(const char *s, size_t len)
     size_t i = 0;
 
     while (i < len) {
-        size_t l = diffpath_utf8_len(u + i, len - i);
+        size_t l = report_utf8_seq(u + i, len - i);
         if (l == 0 || (l == 1 && diffpath_is_control(u[i])))
             return 0;
         i += l;
@@ -80,7 +50,7 @@ diffpath_json_set(json_t *obj, const char *key, const char *s, size_t len)
     if (!disp || !b64 || asprintf(&k64, "%s_base64", key) < 0)
         return -1;
     while (i < len) {
-        size_t l = diffpath_utf8_len(u + i, len - i);
+        size_t l = report_utf8_seq(u + i, len - i);
         if (l == 0 || (l == 1 && diffpath_is_control(u[i]))) {
             memcpy(disp + o, "\xef\xbf\xbd", 3);
             o += 3;
@@ -147,7 +117,7 @@ diffpath_print(FILE *out, const char *s, size_t len)
     size_t i = 0;
 
     while (i < len) {
-        size_t l = diffpath_utf8_len(u + i, len - i);
+        size_t l = report_utf8_seq(u + i, len - i);
         if (l == 0 || (l == 1 && (diffpath_is_control(u[i]) || u[i] == '\\'))) {
             fprintf(out, "\\x%02x", u[i]);
             i++;

@@ -54,8 +54,7 @@ report_final_status(const struct vr_options *opts, const struct run_result *res)
     return report_exit_status(res);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
+size_t
 report_utf8_seq(const unsigned char *s, size_t left)
 {
     unsigned char c = s[0];

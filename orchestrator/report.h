@@ -31,6 +31,10 @@ const char *report_status_name(enum run_status s);
  * by U+FFFD under key and the exact bytes in base64 under key_base64. */
 int report_set_bytes(json_t *obj, const char *key, const unsigned char *data, size_t len);
 
+/* Length of the valid UTF-8 sequence at s (1..4 bytes, at most left), or 0
+ * when the bytes there are not one (shared with diffpath.c). */
+size_t report_utf8_seq(const unsigned char *s, size_t left);
+
 /* Helpers exposed for tests. */
 int report_utf8_valid(const unsigned char *s, size_t len);
 char *report_base64(const unsigned char *data, size_t len);
