@@ -209,10 +209,8 @@ domain_start(virConnectPtr conn, const char *xml, int auto_destroy, virDomainPtr
 }
 
 int
-domain_destroy(virDomainPtr dom, int graceful, struct vr_error **errp)
+domain_destroy(virDomainPtr dom, struct vr_error **errp)
 {
-    if (graceful && virDomainDestroyFlags(dom, VIR_DOMAIN_DESTROY_GRACEFUL) == 0)
-        return 0;
     if (virDomainDestroy(dom) == 0)
         return 0;
     if (virDomainIsActive(dom) == 0)

@@ -50,9 +50,9 @@ int domain_load_capabilities(virConnectPtr conn, int kvm, struct vr_error **errp
 int domain_start(virConnectPtr conn, const char *xml, int auto_destroy, virDomainPtr *out,
                  struct vr_error **errp);
 
-/* Destroy: graceful first lets QEMU flush the overlay's metadata; force
- * SIGKILLs. Returns 0 when the domain is gone. */
-int domain_destroy(virDomainPtr dom, int graceful, struct vr_error **errp);
+/* Destroy the domain (libvirt's bookkeeping; run.c has usually killed and
+ * reaped QEMU already). Returns 0 when the domain is gone. */
+int domain_destroy(virDomainPtr dom, struct vr_error **errp);
 
 /* libvirt's last error message, or a fallback. */
 const char *domain_last_error(void);

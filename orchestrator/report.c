@@ -240,13 +240,18 @@ report_build(const struct vr_options *opts, const struct run_result *res)
                   (json_int_t)opts->limit_nproc, "nofile", (json_int_t)opts->limit_nofile, "fsize",
                   (json_int_t)opts->limit_fsize));
     json_object_set_new(r, "changes", res->changes ? json_incref(res->changes) : json_null());
-    json_object_set_new(r, "diff_error",
-                        res->diff_error ? json_string(res->diff_error->message) : json_null());
+    /* Messages quote paths, which need not be UTF-8: encoded like output. */
+    if (res->diff_error)
+        report_set_bytes(r, "diff_error", (const unsigned char *)res->diff_error->message,
+                         strlen(res->diff_error->message));
+    else
+        json_object_set_new(r, "diff_error", json_null());
     if (res->status == RUN_ERROR && res->error) {
-        json_object_set_new(r, "error",
-                            json_pack("{s:s,s:s}", "kind",
-                                      res->error->kind == VR_ERR_USAGE ? "usage" : "infrastructure",
-                                      "message", res->error->message));
+        json_t *e = json_pack("{s:s}", "kind",
+                              res->error->kind == VR_ERR_USAGE ? "usage" : "infrastructure");
+        report_set_bytes(e, "message", (const unsigned char *)res->error->message,
+                         strlen(res->error->message));
+        json_object_set_new(r, "error", e);
     } else {
         json_object_set_new(r, "error", json_null());
     }

@@ -803,7 +803,7 @@ run_kill_now(struct run_ctx *c, int64_t since)
     }
     ms = deadline_ms_between(since, deadline_now());
     if (c->dom)
-        (void)domain_destroy(c->dom, 0, NULL);
+        (void)domain_destroy(c->dom, NULL);
     return ms;
 }
 

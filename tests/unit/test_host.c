@@ -84,6 +84,14 @@ test_report_schema(void)
     TAP_CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "error"), "kind")),
                      "infrastructure");
     TAP_CHECK_INT_EQ(json_integer_value(json_object_get(j, "exit_status")), 125);
+    json_decref(j);
+    /* a message quoting a non-UTF-8 path still gives an error member */
+    err.message = "cannot open image '/x\xff.qcow2'";
+    j = report_build(&o, &r);
+    TAP_CHECK(json_is_object(json_object_get(j, "error")));
+    TAP_CHECK(json_is_string(json_object_get(json_object_get(j, "error"), "message_base64")));
+    TAP_CHECK_STR_CONTAINS(
+        json_string_value(json_object_get(json_object_get(j, "error"), "message")), "\xef\xbf\xbd");
     TAP_CHECK(json_is_object(json_object_get(j, "timings")));
     TAP_CHECK(json_is_object(json_object_get(j, "image")));
     json_decref(j);
