@@ -30,6 +30,7 @@
 #include <guestfs.h>
 
 #include "cleanup.h"
+#include "deadline.h"
 #include "diffcmp.h"
 #include "diffimg.h"
 #include "diffpath.h"
@@ -85,14 +86,6 @@ diff_mode_parse(const char *s, enum diff_mode *out)
     else
         return -1;
     return 0;
-}
-
-static double
-diff_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The empty lists of a diff that found nothing (or did not look). */
@@ -243,7 +236,7 @@ diff_images(const char *base, const char *base_format, const char *overlay,
     __attribute__((cleanup(diff_tmpdir_removep))) char *tmpdir = NULL;
     __attribute__((cleanup(diff_treep))) struct difftree ta = {0};
     __attribute__((cleanup(diff_treep))) struct difftree tb = {0};
-    double t0 = diff_now_ms();
+    int64_t t0 = deadline_now();
     char root_name[32], odev[32];
     int written = 1, partnum = 0;
 
@@ -271,7 +264,8 @@ diff_images(const char *base, const char *base_format, const char *overlay,
         json_object_set_new(c, "status", json_string("unchanged"));
         json_object_set_new(c, "method", json_string("allocation-map"));
         diff_set_empty(c, o);
-        json_object_set_new(c, "elapsed_ms", json_integer((json_int_t)(diff_now_ms() - t0)));
+        json_object_set_new(c, "elapsed_ms",
+                            json_integer((json_int_t)deadline_ms_between(t0, deadline_now())));
         *changes = steal_ptr(&c);
         return 0;
     }
@@ -299,7 +293,8 @@ diff_images(const char *base, const char *base_format, const char *overlay,
         diff_set_empty(c, o);
         if (o->n_allow)
             json_object_set_new(c, "violations_total", json_integer(1));
-        json_object_set_new(c, "elapsed_ms", json_integer((json_int_t)(diff_now_ms() - t0)));
+        json_object_set_new(c, "elapsed_ms",
+                            json_integer((json_int_t)deadline_ms_between(t0, deadline_now())));
         *changes = steal_ptr(&c);
         return 0;
     }
@@ -309,7 +304,8 @@ diff_images(const char *base, const char *base_format, const char *overlay,
     if (diffcmp_run(g, &ta, &tb, o, tmpdir, c, errp) < 0)
         return -1;
     json_object_set_new(c, "status", json_string("compared"));
-    json_object_set_new(c, "elapsed_ms", json_integer((json_int_t)(diff_now_ms() - t0)));
+    json_object_set_new(c, "elapsed_ms",
+                        json_integer((json_int_t)deadline_ms_between(t0, deadline_now())));
     *changes = steal_ptr(&c);
     return 0;
 }
