@@ -348,6 +348,34 @@ run_prepare(struct run_ctx *c)
 
 /* ---- boot -------------------------------------------------------------- */
 
+/* Copy the QEMU capabilities files (*.xml) from src to dst; with
+ * keep_existing, files already in dst are left alone. Best effort: a cache
+ * that cannot be copied only costs a probe. */
+static void
+run_copy_capabilities(const char *src, const char *dst, int keep_existing)
+{
+    DIR *d = opendir(src);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char from[4096], to[4096], *data = NULL;
+        size_t len = 0;
+        struct stat st;
+        if (!strstr(e->d_name, ".xml") || e->d_name[0] == '.')
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", src, e->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dst, e->d_name);
+        if (keep_existing && stat(to, &st) == 0)
+            continue;
+        if (fileio_read_all(from, 16 << 20, &data, &len) == 0)
+            (void)fileio_write_atomic(to, data, len, 0600);
+        free(data);
+    }
+    closedir(d);
+}
+
 /* The embedded driver's config and a copy of the shared QEMU capabilities
  * cache, so a fresh root does not spend seconds probing QEMU. */
 static int
@@ -360,8 +388,6 @@ run_seed_embed_root(struct run_ctx *c)
                                     "dynamic_ownership = 0\n"
                                     "security_driver = \"none\"\n";
     _cleanup_free_ char *etc = NULL, *conf = NULL, *src = NULL, *dst = NULL;
-    DIR *d;
-    struct dirent *e;
 
     if (asprintf(&etc, "%s/etc", c->embed_root) < 0 ||
         asprintf(&conf, "%s/etc/qemu.conf", c->embed_root) < 0 ||
@@ -372,21 +398,8 @@ run_seed_embed_root(struct run_ctx *c)
         return vr_fail(&c->err, errno, "cannot create '%s'", c->embed_root);
     if (fileio_write_atomic(conf, qemu_conf, sizeof(qemu_conf) - 1, 0600) < 0)
         return vr_fail(&c->err, errno, "cannot write '%s'", conf);
-    d = opendir(src);
-    if (!d)
-        return 0; /* first run: libvirt probes and we save the result after */
-    while ((e = readdir(d)) != NULL) {
-        char from[4096], to[4096], *data = NULL;
-        size_t len = 0;
-        if (!strstr(e->d_name, ".xml") || e->d_name[0] == '.')
-            continue;
-        snprintf(from, sizeof(from), "%s/%s", src, e->d_name);
-        snprintf(to, sizeof(to), "%s/%s", dst, e->d_name);
-        if (fileio_read_all(from, 16 << 20, &data, &len) == 0)
-            (void)fileio_write_atomic(to, data, len, 0600);
-        free(data);
-    }
-    closedir(d);
+    /* none yet on the first run: libvirt probes and we save the result after */
+    run_copy_capabilities(src, dst, 0);
     return 0;
 }
 
@@ -395,32 +408,13 @@ static void
 run_save_capabilities(struct run_ctx *c)
 {
     _cleanup_free_ char *src = NULL, *dst = NULL;
-    DIR *d;
-    struct dirent *e;
 
     if (asprintf(&src, "%s/cache/qemu/capabilities", c->embed_root) < 0 ||
         asprintf(&dst, "%s/qemu-capabilities", c->cache_dir) < 0)
         return;
     if (fileio_mkdirs(dst, 0700) < 0)
         return;
-    d = opendir(src);
-    if (!d)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        char from[4096], to[4096], *data = NULL;
-        size_t len = 0;
-        struct stat st;
-        if (!strstr(e->d_name, ".xml") || e->d_name[0] == '.')
-            continue;
-        snprintf(from, sizeof(from), "%s/%s", src, e->d_name);
-        snprintf(to, sizeof(to), "%s/%s", dst, e->d_name);
-        if (stat(to, &st) == 0)
-            continue;
-        if (fileio_read_all(from, 16 << 20, &data, &len) == 0)
-            (void)fileio_write_atomic(to, data, len, 0600);
-        free(data);
-    }
-    closedir(d);
+    run_copy_capabilities(src, dst, 1);
 }
 
 static pid_t
@@ -929,8 +923,8 @@ run_diff(struct run_ctx *c)
     argv[n] = NULL;
 
     run_progress(c, "comparing the disk with the base image");
-    if (command_capture(argv, RUN_DIFF_OUTPUT_MAX, &out, &len, &err, &status, &c->res->diff_error) <
-        0)
+    if (command_capture(argv, RUN_DIFF_OUTPUT_MAX, &out, &len, &err, &status, NULL,
+                        &c->res->diff_error) < 0)
         goto cleanup;
     if (status != 0 && status != RUN_DIFF_EXIT_VIOLATION) {
         size_t l = err ? strlen(err) : 0;
