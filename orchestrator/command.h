@@ -15,12 +15,14 @@
  * its output. */
 int command_run(const char *const argv[], struct vr_error **errp);
 
-/* Run argv and collect its standard output (at most out_max bytes: more is an
- * error) into *out (NUL-terminated); standard error's last
- * COMMAND_OUTPUT_MAX bytes go to *err_tail. The child is always reaped.
- * Returns 0 with *status set to its exit status (128+N for a signal), or -1
- * when it could not be run or its output was too large. */
+/* Run argv (argv[0] looked up in PATH) and collect its standard output into
+ * *out (NUL-terminated); standard error's last COMMAND_OUTPUT_MAX bytes go to
+ * *err_tail. Output past out_max bytes is an error, unless truncated is
+ * given: then the first out_max bytes are kept, the child is killed and
+ * *truncated is set. The child is always reaped. Returns 0 with *status set
+ * to its exit status (128+N for a signal), or -1 when it could not be run or
+ * its output was too large. */
 int command_capture(const char *const argv[], size_t out_max, char **out, size_t *out_len,
-                    char **err_tail, int *status, struct vr_error **errp);
+                    char **err_tail, int *status, int *truncated, struct vr_error **errp);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "../tap.h"
 #include "accel.h"
+#include "command.h"
 #include "domain.h"
 #include "image.h"
 #include "reply.h"
@@ -240,10 +241,40 @@ test_reply_exit(void)
         -1);
 }
 
+static void
+test_command_capture(void)
+{
+    const char *echo[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+    const char *flood[] = {"sh", "-c", "yes | head -c 200000", NULL};
+    struct vr_error *e = NULL;
+    char *out = NULL, *err = NULL;
+    size_t len = 0;
+    int status = -1, cut = -1;
+
+    TAP_CHECK_INT_EQ(command_capture(echo, 100, &out, &len, &err, &status, NULL, &e), 0);
+    TAP_CHECK_STR_EQ(out, "out\n");
+    TAP_CHECK_STR_EQ(err, "err\n");
+    TAP_CHECK_INT_EQ(status, 3);
+    free(out);
+    free(err);
+    /* too much output: an error without truncation... */
+    TAP_CHECK_INT_EQ(command_capture(flood, 1000, &out, &len, &err, &status, NULL, &e), -1);
+    TAP_CHECK(e != NULL && e->errnum == EFBIG);
+    vr_error_free(e);
+    e = NULL;
+    /* ...and the first bytes, the child killed, with it */
+    TAP_CHECK_INT_EQ(command_capture(flood, 1000, &out, &len, &err, &status, &cut, &e), 0);
+    TAP_CHECK_INT_EQ(cut, 1);
+    TAP_CHECK_INT_EQ(len, 1000);
+    TAP_CHECK(strncmp(out, "y\ny\n", 4) == 0);
+    free(out);
+    free(err);
+}
+
 static const struct tap_test tests[] = {
-    TAP_TEST(test_reply_exit),  TAP_TEST(test_utf8_and_base64), TAP_TEST(test_report_bytes),
-    TAP_TEST(test_exit_status), TAP_TEST(test_report_schema),   TAP_TEST(test_qcow2_header),
-    TAP_TEST(test_domain_xml),  TAP_TEST(test_accel_decision),
+    TAP_TEST(test_command_capture), TAP_TEST(test_reply_exit),  TAP_TEST(test_utf8_and_base64),
+    TAP_TEST(test_report_bytes),    TAP_TEST(test_exit_status), TAP_TEST(test_report_schema),
+    TAP_TEST(test_qcow2_header),    TAP_TEST(test_domain_xml),  TAP_TEST(test_accel_decision),
 };
 
 int
