@@ -38,7 +38,7 @@ endif
 DIFF_SRCS  := orchestrator/diff.c orchestrator/diffcmp.c orchestrator/difftree.c orchestrator/cmd_diff.c \
               orchestrator/main_diff.c
 ORCH_SRCS  := $(filter-out orchestrator/main.c orchestrator/cmd_%.c $(DIFF_SRCS),$(wildcard orchestrator/*.c)) guest-agent/wire.c
-CMD_SRCS   := orchestrator/cmd_run.c
+CMD_SRCS   := orchestrator/cmd_run.c orchestrator/cmd_doctor.c
 DIFF_CFLAGS := $(shell pkg-config --cflags libguestfs 2>/dev/null)
 DIFF_LIBS   := $(shell pkg-config --libs libguestfs 2>/dev/null)
 ORCH_OBJS  := $(patsubst %.c,$(B)/host/%.o,$(ORCH_SRCS))
@@ -100,12 +100,24 @@ $(B)/images/test/.stamp: $(B)/images/default.qcow2 images/build-test-images.sh
 # Each harness in tests/fuzz is built twice: with $(CC) + ASan/UBSan and
 # tests/fuzz/replay.c, replaying the kept corpus (make check, make fuzz-replay);
 # and with clang + libFuzzer to explore (make fuzz FUZZ=fuzz_wire).
-FUZZ_HARNESSES := fuzz_wire fuzz_qcow2 fuzz_report fuzz_cli fuzz_reply
+FUZZ_HARNESSES := fuzz_wire fuzz_qcow2 fuzz_report fuzz_cli fuzz_reply \
+                  fuzz_channel fuzz_diffpath fuzz_diffimg fuzz_diff fuzz_report_build
 FUZZ_SRCS_fuzz_wire   := guest-agent/wire.c
 FUZZ_SRCS_fuzz_qcow2  := orchestrator/image.c orchestrator/fileio.c orchestrator/error.c
 FUZZ_SRCS_fuzz_report := orchestrator/report.c orchestrator/error.c
 FUZZ_SRCS_fuzz_cli    := orchestrator/cli.c orchestrator/error.c
 FUZZ_SRCS_fuzz_reply  := orchestrator/reply.c guest-agent/wire.c
+FUZZ_SRCS_fuzz_channel  := orchestrator/channel.c orchestrator/deadline.c orchestrator/error.c \
+                           guest-agent/wire.c
+FUZZ_SRCS_fuzz_diffpath := orchestrator/diffpath.c orchestrator/report.c orchestrator/error.c
+FUZZ_SRCS_fuzz_diffimg  := orchestrator/diffimg.c orchestrator/command.c orchestrator/error.c
+# fuzz_diff defines the libguestfs calls and command_capture itself (a fake
+# appliance and qemu-img driven by the input): no libguestfs, no command.c.
+FUZZ_SRCS_fuzz_diff     := orchestrator/diff.c orchestrator/diffcmp.c orchestrator/difftree.c \
+                           orchestrator/diffimg.c orchestrator/diffpath.c orchestrator/report.c \
+                           orchestrator/fileio.c orchestrator/deadline.c orchestrator/error.c
+FUZZ_SRCS_fuzz_report_build := orchestrator/report.c orchestrator/changes.c \
+                               orchestrator/diffpath.c orchestrator/error.c
 FUZZ_DEPS  := tests/fuzz/fuzz.h $(foreach h,$(FUZZ_HARNESSES),$(FUZZ_SRCS_$(h))) \
               $(wildcard guest-agent/*.h orchestrator/*.h)
 FUZZ_FLAGS := $(CSTD) -Iguest-agent -Iorchestrator -Itests/fuzz
@@ -157,6 +169,17 @@ vm-tests: all guest image $(B)/images/test/.stamp
 diff-tests: all
 	@tests/diff/run.sh
 
+# Faults survived: the guest, agent, QEMU, libvirt or host disk fail mid-run,
+# hostile channel traffic, two runs at once (root: mounts a tmpfs).
+.PHONY: fault-tests stress
+fault-tests: all guest image
+	@tests/vm/faults.sh
+
+# 50 hostile runs back to back, then a normal one; nothing may leak. Minutes
+# under TCG, so not part of check.
+stress: all guest image
+	@tests/stress/hostile.sh
+
 # Everything: unit and agent tiers under ASan+UBSan, the fuzz corpus replayed,
 # then real VMs under whatever accelerator this host has.
 check: all guest image $(B)/images/test/.stamp $(TEST_BINS)
@@ -166,6 +189,7 @@ check: all guest image $(B)/images/test/.stamp $(TEST_BINS)
 		"agent (asan)" env VMRUN_AGENT=$(B)/san/guest/vmrun-agent $(B)/san/tests/agent/test_agent ";;" \
 		$(foreach t,$(FUZZ_REPLAYS),"fuzz replay $(notdir $(t))" $(t) tests/fuzz/corpus/$(subst replay_,,$(notdir $(t))) ";;") \
 		"vm" tests/vm/run.sh ";;" \
+		"faults" tests/vm/faults.sh ";;" \
 		"diff" tests/diff/run.sh
 
 # ---- guest: agent, initramfs, kernel --------------------------------------

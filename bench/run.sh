@@ -46,6 +46,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 image=$(realpath "$image")
 
 W=$(mktemp -d /tmp/vmrun-bench.XXXXXX)
+# QEMU runs under a uid of its own when vmrun is root: it must be able to
+# walk to the overlays and sockets below $W (docs/security.md)
+chmod 711 "$W"
 bg_pids=()
 cleanup() {
     local p

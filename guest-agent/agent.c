@@ -35,6 +35,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -425,6 +426,10 @@ main(int argc, char **argv)
     }
     umask(022);
     if (a.pid1) {
+        /* Ahead of the module in the guest's scheduler, so `alive` keeps
+         * coming however busy the module keeps the vCPUs; exec_child puts the
+         * module back at the default priority. */
+        setpriority(PRIO_PROCESS, 0, AGENT_NICE);
         agent_boot(&a);
         files_init(&a.files, AGENT_NEWROOT, AGENT_NEWROOT AGENT_WORKDIR_IN_ROOT, 1);
         a.home = AGENT_WORKDIR_IN_ROOT;

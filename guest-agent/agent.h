@@ -21,6 +21,8 @@
 #define AGENT_WORKDIR_IN_ROOT "/tmp/vmrun"
 #define AGENT_FILES_CAP (256ULL * 1024 * 1024)
 #define AGENT_NOBODY_ID 65534
+/* The agent's scheduling priority in the guest (the module runs at 0). */
+#define AGENT_NICE (-10)
 
 /* ---- errors: filled by the callee, reported by the caller ---- */
 struct agent_error {

@@ -47,6 +47,9 @@
 #define EXEC_CHUNK (64 * 1024)
 #define EXEC_OUTCOME_MAX (64 * 1024)
 #define EXEC_DRAIN_MS 200
+/* While the module runs the agent says `alive` this often, so the host can
+ * tell a long-running module from an agent that stopped (docs/protocol.md). */
+#define EXEC_ALIVE_MS 1000
 
 static const char exec_harness[] =
     "import sys, os\n"
@@ -350,6 +353,8 @@ exec_child(const struct exec_request *r, const char *root, const char *python_ov
         _exit(127);
     if (setsid() < 0)
         exec_child_fail(report, EXEC_STAGE_SETSID, errno);
+    /* the agent runs at AGENT_NICE; the module gets the default priority */
+    (void)setpriority(PRIO_PROCESS, 0, 0);
     /* Move everything above 10 first so that no dup2 below clobbers a source. */
     in = fcntl(in, F_DUPFD_CLOEXEC, 10);
     out = fcntl(out, F_DUPFD_CLOEXEC, 10);
@@ -568,7 +573,7 @@ exec_supervise(struct agent *a, const struct exec_request *r, pid_t pid, int out
     static char outcome[EXEC_OUTCOME_MAX];
     size_t outcome_len = 0;
     struct rusage ru = {0};
-    uint64_t deadline = 0;
+    uint64_t deadline = 0, next_alive = exec_now_ms() + EXEC_ALIVE_MS;
     int done = 0, status = 0, gone = 0;
 
     while (out.fd >= 0 || err.fd >= 0 || outcome_fd >= 0 || !done) {
@@ -579,14 +584,21 @@ exec_supervise(struct agent *a, const struct exec_request *r, pid_t pid, int out
             {.fd = err.fd, .events = POLLIN},
             {.fd = outcome_fd, .events = POLLIN},
         };
-        int timeout = -1;
+        uint64_t now = exec_now_ms();
+        int timeout;
 
-        if (done) {
-            uint64_t now = exec_now_ms();
-            if (now >= deadline)
-                break;
-            timeout = (int)(deadline - now);
+        if (done && now >= deadline)
+            break;
+        if (!gone && now >= next_alive) {
+            if (agent_send(a, json_pack("{s:s, s:I}", "type", "alive", "id", r->id), NULL, 0) < 0)
+                gone = 1;
+            next_alive = now + EXEC_ALIVE_MS;
         }
+        if (gone)
+            break;
+        timeout = (int)(next_alive - now);
+        if (done && deadline - now < next_alive - now)
+            timeout = (int)(deadline - now);
         if (poll(p, 5, timeout) < 0) {
             if (errno == EINTR)
                 continue;

@@ -17,6 +17,18 @@ changes_has_violations(const json_t *changes)
     return json_is_integer(n) && json_integer_value(n) > 0;
 }
 
+/* A string of the changes object, escaped as paths are (it describes the
+ * untrusted disk, or comes from the helper that read it): never a control
+ * character or a bare byte on the terminal. "?" when it is not a string. */
+static void
+changes_print_str(FILE *out, const json_t *v)
+{
+    if (json_is_string(v))
+        diffpath_print(out, json_string_value(v), json_string_length(v));
+    else
+        fputc('?', out);
+}
+
 static void
 changes_summary_list(const json_t *changes, const char *name, const char *sign, FILE *out)
 {
@@ -26,13 +38,20 @@ changes_summary_list(const json_t *changes, const char *name, const char *sign, 
     json_array_foreach(l, i, e)
     {
         _cleanup_free_ char *p = NULL;
+        const json_t *type;
         size_t len = 0;
         if (i == 20) {
             fprintf(out, "    ... (%zu more listed in the report)\n", json_array_size(l) - 20);
             break;
         }
         p = diffpath_json_get(e, "path", &len);
-        fprintf(out, "  %s %-7s ", sign, json_string_value(json_object_get(e, "type")));
+        fprintf(out, "  %s ", sign);
+        type = json_object_get(e, "type");
+        changes_print_str(out, type);
+        /* as "%-7s" did, for the type names vmrun-diff writes */
+        for (size_t w = json_is_string(type) ? json_string_length(type) : 1; w < 7; w++)
+            fputc(' ', out);
+        fputc(' ', out);
         if (p)
             diffpath_print(out, p, len);
         if (json_is_array(json_object_get(e, "changed")) && strcmp(name, "added") != 0) {
@@ -40,7 +59,11 @@ changes_summary_list(const json_t *changes, const char *name, const char *sign, 
             size_t k;
             fputs(" (", out);
             json_array_foreach(json_object_get(e, "changed"), k, ch)
-                fprintf(out, "%s%s", k ? ", " : "", json_string_value(ch));
+            {
+                if (k)
+                    fputs(", ", out);
+                changes_print_str(out, ch);
+            }
             fputc(')', out);
         }
         fputc('\n', out);
@@ -60,7 +83,16 @@ changes_summary(const json_t *changes, FILE *out)
         return;
     }
     if (strcmp(status, "unreadable") == 0) {
-        fprintf(out, "disk diff: %s\n", json_string_value(json_object_get(changes, "error")));
+        _cleanup_free_ char *why = NULL;
+        size_t len = 0;
+        /* error_base64, when present, holds the message's exact bytes */
+        why = diffpath_json_get(changes, "error", &len);
+        fputs("disk diff: ", out);
+        if (why)
+            diffpath_print(out, why, len);
+        else
+            fputs("the overlay cannot be read", out);
+        fputc('\n', out);
         return;
     }
     if (strcmp(status, "unchanged") == 0) {

@@ -10,10 +10,13 @@
 static const char cli_usage_text[] =
     "Usage: vmrun [run] [OPTIONS] IMAGE MODULE [ARGS...]\n"
     "       vmrun diff [OPTIONS] BASE OVERLAY   (see 'vmrun diff --help')\n"
+    "       vmrun doctor [OPTIONS]              (see 'vmrun doctor --help')\n"
     "\n"
     "Run the Python file MODULE inside a disposable virtual machine booted from the\n"
     "read-only disk IMAGE (through a throwaway qcow2 overlay), with no network device,\n"
-    "a hard wall-clock limit, and stream its output back.\n"
+    "a hard wall-clock limit, and stream its output back. As root, QEMU runs under a\n"
+    "uid of its own, in its seccomp sandbox and a cgroup holding it to --cpus and\n"
+    "--memory (docs/security.md); the report's \"confinement\" says what applied.\n"
     "\n"
     "Image and VM:\n"
     "  --format qcow2|raw     format of IMAGE (default qcow2; raw must be asked for)\n"
@@ -31,12 +34,18 @@ static const char cli_usage_text[] =
     "  --kernel FILE          guest kernel (default: the one installed with vmrun)\n"
     "  --initrd FILE          initramfs holding the guest agent (default: installed)\n"
     "  --keep-overlay PATH    keep the overlay disk at PATH instead of deleting it\n"
+    "  --disk-limit BYTES     most the overlay may grow on the host (default: the\n"
+    "                         image's virtual size plus qcow2 metadata); a guest that\n"
+    "                         writes more ends with status disk_limit\n"
     "\n"
     "The module:\n"
     "  --timeout SECONDS      wall-clock limit for the module (default 60); when it\n"
     "                         expires the VM is destroyed from the host\n"
     "  --boot-timeout SECONDS limit for the VM to boot and its agent to answer, and\n"
     "                         for the files to be shipped (default 60)\n"
+    "  --agent-timeout SECONDS  while the module runs, the guest agent says it is\n"
+    "                         alive every second; silence this long ends the run as\n"
+    "                         vmrun's failure, not the module's (default 10)\n"
     "  --stdin FILE           feed FILE to the module's stdin (default: closed, so\n"
     "                         input() gets EOF at once)\n"
     "  --input FILE           ship FILE into the module's working directory under its\n"
@@ -83,6 +92,7 @@ static const char cli_usage_text[] =
     "  the module's own exit status when it ran to completion\n"
     "  124     the module timed out\n"
     "  128+N   the module died of signal N (137 also when it ran out of memory)\n"
+    "  153     the guest wrote more than --disk-limit to its disk (128+SIGXFSZ)\n"
     "  125     vmrun itself failed or was used wrongly (bad option, bad image,\n"
     "          libvirt or QEMU error, the guest agent never answered): not the\n"
     "          module's fault; see the message or the report's \"error\"\n"
@@ -90,7 +100,7 @@ static const char cli_usage_text[] =
     "          --allow-write pattern (it ran to completion or timed out)\n"
     "  130     interrupted (Ctrl-C); the VM is destroyed and the overlay removed\n"
     "A module may itself exit with any of these numbers: the JSON report's \"status\"\n"
-    "(exited, signaled, timeout, oom, error) is the unambiguous verdict.\n"
+    "(exited, signaled, timeout, oom, disk_limit, error) is the unambiguous verdict.\n"
     "\n"
     "Environment:\n"
     "  VMRUN_STATE_DIR        overlays and caches (default /var/lib/vmrun as root,\n"
@@ -191,6 +201,8 @@ enum {
     OPT_KEEP_OVERLAY,
     OPT_TIMEOUT,
     OPT_BOOT_TIMEOUT,
+    OPT_AGENT_TIMEOUT,
+    OPT_DISK_LIMIT,
     OPT_STDIN,
     OPT_INPUT,
     OPT_ENV,
@@ -225,6 +237,8 @@ static const struct option cli_longopts[] = {
     {"keep-overlay", required_argument, NULL, OPT_KEEP_OVERLAY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+    {"agent-timeout", required_argument, NULL, OPT_AGENT_TIMEOUT},
+    {"disk-limit", required_argument, NULL, OPT_DISK_LIMIT},
     {"stdin", required_argument, NULL, OPT_STDIN},
     {"input", required_argument, NULL, OPT_INPUT},
     {"env", required_argument, NULL, OPT_ENV},
@@ -314,7 +328,12 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
     case OPT_KERNEL: o->kernel = arg; return 0;
     case OPT_INITRD: o->initrd = arg; return 0;
     case OPT_KEEP_OVERLAY: o->keep_overlay = arg; return 0;
+    case OPT_DISK_LIMIT:
+        if (cli_parse_size(arg, &o->disk_limit) < 0 || o->disk_limit < CLI_DISK_LIMIT_MIN)
+            return vr_usage(errp, "--disk-limit must be a size of at least 1M, not '%s'", arg);
+        return 0;
     case OPT_TIMEOUT:
+    case OPT_AGENT_TIMEOUT:
     case OPT_BOOT_TIMEOUT: {
         double s;
         if (cli_parse_seconds(arg, &s) < 0)
@@ -323,6 +342,8 @@ cli_apply(struct vr_options *o, int c, const char *arg, const char *name, struct
                             name, arg);
         if (c == OPT_TIMEOUT)
             o->timeout_s = s;
+        else if (c == OPT_AGENT_TIMEOUT)
+            o->agent_timeout_s = s;
         else
             o->boot_timeout_s = s;
         return 0;
@@ -441,6 +462,7 @@ cli_parse(int argc, char **argv, struct vr_options *o, struct vr_error **errp)
     o->accel = ACCEL_AUTO;
     o->timeout_s = 60;
     o->boot_timeout_s = 60;
+    o->agent_timeout_s = 10;
     o->output_limit = 1ULL << 20;
     o->memory_mib = 512;
     o->cpus = 1;

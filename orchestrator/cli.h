@@ -18,6 +18,8 @@ enum vr_action { ACTION_RUN, ACTION_HELP, ACTION_VERSION };
 /* Same values as diff.h's enum diff_mode. */
 enum vr_diff_choice { CLI_DIFF_NONE, CLI_DIFF_META, CLI_DIFF_FULL };
 
+#define CLI_DISK_LIMIT_MIN (1ULL << 20)
+
 struct vr_options {
     enum vr_action action;
 
@@ -30,10 +32,12 @@ struct vr_options {
     int allow_backing;
     const char *connect_uri; /* NULL: private embedded driver */
     enum vr_accel_choice accel;
-    double timeout_s;      /* wall clock for the module, from its start */
-    double boot_timeout_s; /* start of the domain to agent ready */
-    uint64_t output_limit; /* bytes per stream */
+    double timeout_s;       /* wall clock for the module, from its start */
+    double boot_timeout_s;  /* start of the domain to agent ready */
+    double agent_timeout_s; /* longest silence from the agent while the module runs */
+    uint64_t output_limit;  /* bytes per stream */
     const char *keep_overlay;
+    uint64_t disk_limit; /* bytes the overlay may reach on the host; 0 = the default */
     unsigned memory_mib;
     unsigned cpus;
     const char *stdin_file;

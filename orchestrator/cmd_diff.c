@@ -25,7 +25,10 @@
 
 static const char cmd_diff_usage_text[] =
     "Usage: vmrun diff [OPTIONS] BASE OVERLAY\n"
+    "       vmrun diff --check [--accel auto|kvm|tcg] [--json]\n"
     "Report what differs between a base image and a qcow2 overlay backed by it.\n"
+    "With --check, launch one libguestfs appliance set up as a diff sets it up\n"
+    "(direct backend, TCG forced unless KVM really works) and report the time.\n"
     "\n"
     "  --format qcow2|raw       format of BASE (default qcow2)\n"
     "  --diff full|meta|none    full: hash changed regular files (default); meta: no hashing\n"
@@ -37,13 +40,15 @@ static const char cmd_diff_usage_text[] =
     "  --fail-on-violation      exit 123 when a change is outside every --allow-write pattern\n"
     "  --root DEV               root filesystem (/dev/vda or /dev/vdaN); default: found\n"
     "  --accel auto|kvm|tcg     accelerator for the libguestfs appliance (default auto)\n"
+    "  --check                  only launch the appliance once (used by 'vmrun doctor')\n"
     "  --json                   print the changes object (JSON) on stdout\n"
     "  --report FILE            write the changes object (JSON) to FILE\n"
     "  -q, --quiet              no summary on stderr\n"
     "  -h, --help               this text\n"
     "\n"
-    "Exit status: 0 compared (with or without changes), 123 violations with\n"
-    "--fail-on-violation, 125 vmrun failed (bad option, image or appliance).\n";
+    "Exit status: 0 compared (with or without changes) or, with --check, launched;\n"
+    "123 violations with --fail-on-violation; 125 vmrun failed (bad option, image\n"
+    "or appliance).\n";
 
 enum {
     OPT_FORMAT = 256,
@@ -58,6 +63,7 @@ enum {
     OPT_ACCEL,
     OPT_JSON,
     OPT_REPORT,
+    OPT_CHECK,
 };
 
 static const struct option cmd_diff_long[] = {
@@ -73,6 +79,7 @@ static const struct option cmd_diff_long[] = {
     {"accel", required_argument, NULL, OPT_ACCEL},
     {"json", no_argument, NULL, OPT_JSON},
     {"report", required_argument, NULL, OPT_REPORT},
+    {"check", no_argument, NULL, OPT_CHECK},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -118,6 +125,38 @@ cmd_diff_write(json_t *changes, const char *report, int json)
     return 0;
 }
 
+/* --check: one appliance launch; the result on stdout (one line, or one JSON
+ * object with --json), the error on stderr. */
+static int
+cmd_diff_check(int kvm, int json)
+{
+    _cleanup_error_ struct vr_error *err = NULL;
+    _cleanup_json_ json_t *out = NULL;
+    _cleanup_free_ char *text = NULL;
+    double ms = 0;
+    int r = diff_check_appliance(kvm, &ms, &err);
+
+    if (r < 0)
+        fprintf(stderr, "vmrun diff: error: %s\n", err->message);
+    else if (!json)
+        printf("libguestfs appliance launched in %.1f s (backend direct%s)\n", ms / 1000.0,
+               kvm ? ", KVM" : ", TCG forced");
+    if (json) {
+        out = json_pack("{s:b, s:s, s:b}", "launched", r == 0, "backend", "direct", "force_tcg",
+                        !kvm);
+        if (!out)
+            return CMD_DIFF_EXIT_FAILURE;
+        json_object_set_new(out, "launch_ms", r == 0 ? json_integer((json_int_t)ms) : json_null());
+        json_object_set_new(out, "error", r == 0 ? json_null() : json_string(err->message));
+        text = json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (text)
+            printf("%s\n", text);
+    }
+    if (fflush(stdout) != 0)
+        return CMD_DIFF_EXIT_FAILURE;
+    return r == 0 ? 0 : CMD_DIFF_EXIT_FAILURE;
+}
+
 int
 cmd_diff(int argc, char **argv)
 {
@@ -130,7 +169,7 @@ cmd_diff(int argc, char **argv)
     enum vr_accel_choice accel = ACCEL_AUTO;
     struct accel_result ar;
     const char *format = "qcow2", *report = NULL;
-    int quiet = 0, json = 0, fail = 0, c;
+    int quiet = 0, json = 0, fail = 0, check = 0, c;
 
     allow = calloc((size_t)argc + 1, sizeof(*allow));
     if (!allow)
@@ -176,18 +215,23 @@ cmd_diff(int argc, char **argv)
             break;
         case OPT_JSON: json = 1; break;
         case OPT_REPORT: report = optarg; break;
+        case OPT_CHECK: check = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(cmd_diff_usage_text, stdout); return 0;
         default: return cmd_diff_bad("%s", "bad option");
         }
     }
-    if (argc - optind != 2)
+    if (check && argc - optind != 0)
+        return cmd_diff_bad("%s", "--check takes no BASE or OVERLAY");
+    if (!check && argc - optind != 2)
         return cmd_diff_bad("%s", "expected BASE and OVERLAY");
     o.allow = allow;
     if (accel_choose(accel, &ar, &err) < 0) {
         fprintf(stderr, "vmrun diff: %s\n", err->message);
         return CMD_DIFF_EXIT_FAILURE;
     }
+    if (check)
+        return cmd_diff_check(ar.kvm, json);
     o.kvm = ar.kvm;
     if (diff_images(argv[optind], format, argv[optind + 1], &o, &changes, &err) < 0) {
         fprintf(stderr, "vmrun diff: error: %s\n", err->message);

@@ -110,6 +110,11 @@ cmd_run(int argc, char **argv)
         else if (res.status == RUN_OOM)
             fprintf(stderr, "vmrun: the module ran out of memory (%u MiB guest)\n",
                     opts.memory_mib);
+        else if (res.status == RUN_DISK_LIMIT)
+            fprintf(stderr,
+                    "vmrun: the guest wrote more than its disk limit (%llu bytes); the VM was "
+                    "stopped\n",
+                    (unsigned long long)res.confinement.disk_limit_bytes);
         if (res.out.truncated || res.err.truncated)
             fprintf(stderr, "vmrun: output truncated at %llu bytes per stream\n",
                     (unsigned long long)opts.output_limit);

@@ -36,6 +36,7 @@
 #include "diffpath.h"
 #include "difftree.h"
 #include "fileio.h"
+#include "report.h"
 
 /* The appliance only lists, stats and hashes: little memory, one vCPU. */
 #define DIFF_APPLIANCE_MEMSIZE 512
@@ -194,9 +195,11 @@ diff_mount_base(guestfs_h *g, const struct diff_options *o, int *partnum, struct
     return 0;
 }
 
+/* A handle set up as every appliance of vmrun's is: the direct backend (the
+ * environment is ignored, LIBGUESTFS_BACKEND included), TCG forced unless KVM
+ * really works, small, no network. */
 static int
-diff_launch(guestfs_h **gp, const char *base, const char *base_format, const char *overlay,
-            const struct diff_options *o, struct vr_error **errp)
+diff_handle(guestfs_h **gp, int kvm, struct vr_error **errp)
 {
     guestfs_h *g = guestfs_create_flags(GUESTFS_CREATE_NO_ENVIRONMENT);
     char *tcg[] = {(char *)"force_tcg", NULL};
@@ -207,10 +210,22 @@ diff_launch(guestfs_h **gp, const char *base, const char *base_format, const cha
     /* library code never prints: errors are read with guestfs_last_error */
     guestfs_set_error_handler(g, NULL, NULL);
     if (guestfs_set_backend(g, "direct") < 0 ||
-        (!o->kvm && guestfs_set_backend_settings(g, tcg) < 0) ||
+        (!kvm && guestfs_set_backend_settings(g, tcg) < 0) ||
         guestfs_set_memsize(g, DIFF_APPLIANCE_MEMSIZE) < 0 || guestfs_set_smp(g, 1) < 0 ||
         guestfs_set_autosync(g, 0) < 0 || guestfs_set_network(g, 0) < 0)
         return vr_fail(errp, 0, "cannot configure libguestfs: %s", guestfs_last_error(g));
+    return 0;
+}
+
+static int
+diff_launch(guestfs_h **gp, const char *base, const char *base_format, const char *overlay,
+            const struct diff_options *o, struct vr_error **errp)
+{
+    guestfs_h *g;
+
+    if (diff_handle(gp, o->kvm, errp) < 0)
+        return -1;
+    g = *gp;
     if (guestfs_add_drive_opts(g, base, GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
                                GUESTFS_ADD_DRIVE_OPTS_FORMAT, base_format, -1) < 0)
         return vr_usage(errp, "cannot add base image '%s': %s", base, guestfs_last_error(g));
@@ -286,10 +301,15 @@ diff_images(const char *base, const char *base_format, const char *overlay,
     json_object_set_new(c, "root_device", json_string(root_name));
     if (guestfs_mount_ro(g, odev, "/b") < 0) {
         /* The guest destroyed or corrupted its filesystem: that is the answer. */
+        _cleanup_free_ char *why = NULL;
+
+        /* The appliance's message need not be UTF-8: encoded like a run's
+         * output (error_base64 then holds the exact bytes). */
+        if (asprintf(&why, "the overlay's root filesystem (%s) cannot be mounted: %s", root_name,
+                     guestfs_last_error(g)) < 0 ||
+            report_set_bytes(c, "error", (const unsigned char *)why, strlen(why)) < 0)
+            return vr_fail(errp, ENOMEM, "cannot build the report");
         json_object_set_new(c, "status", json_string("unreadable"));
-        json_object_set_new(c, "error",
-                            json_sprintf("the overlay's root filesystem (%s) cannot be mounted: %s",
-                                         root_name, guestfs_last_error(g)));
         diff_set_empty(c, o);
         if (o->n_allow)
             json_object_set_new(c, "violations_total", json_integer(1));
@@ -307,5 +327,24 @@ diff_images(const char *base, const char *base_format, const char *overlay,
     json_object_set_new(c, "elapsed_ms",
                         json_integer((json_int_t)deadline_ms_between(t0, deadline_now())));
     *changes = steal_ptr(&c);
+    return 0;
+}
+
+int
+diff_check_appliance(int kvm, double *launch_ms, struct vr_error **errp)
+{
+    _cleanup_guestfs_ guestfs_h *g = NULL;
+    int64_t t0;
+
+    if (diff_handle(&g, kvm, errp) < 0)
+        return -1;
+    /* launch wants a drive: a small sparse scratch disk, as libguestfs-test-tool adds */
+    if (guestfs_add_drive_scratch(g, 16 << 20, -1) < 0)
+        return vr_fail(errp, 0, "cannot add a scratch disk: %s", guestfs_last_error(g));
+    t0 = deadline_now();
+    if (guestfs_launch(g) < 0)
+        return vr_fail(errp, 0, "cannot launch the libguestfs appliance: %s",
+                       guestfs_last_error(g));
+    *launch_ms = deadline_ms_between(t0, deadline_now());
     return 0;
 }

@@ -46,6 +46,11 @@ struct diff_options {
 int diff_images(const char *base, const char *base_format, const char *overlay,
                 const struct diff_options *o, json_t **changes, struct vr_error **errp);
 
+/* Launch one appliance configured exactly as diff_images() does (a small
+ * scratch disk instead of the images) and shut it down: whether the disk diff
+ * can work on this host, and what a launch costs (*launch_ms). */
+int diff_check_appliance(int kvm, double *launch_ms, struct vr_error **errp);
+
 const char *diff_mode_name(enum diff_mode m);
 int diff_mode_parse(const char *s, enum diff_mode *out);
 

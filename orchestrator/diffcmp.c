@@ -119,6 +119,18 @@ diffcmp_stat_changes(const struct difftree_entry *a, const struct difftree_entry
     return c;
 }
 
+/* 1 when s starts with a sha256 as sha256sum writes it: 64 lowercase hex
+ * digits. Anything else from the appliance is not a checksum. */
+static int
+diffcmp_is_sha256(const char *s)
+{
+    for (int i = 0; i < 64; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
 static int
 diffcmp_hash_one(guestfs_h *g, const char *mnt, struct difftree_entry *e, struct vr_error **errp)
 {
@@ -132,7 +144,11 @@ diffcmp_hash_one(guestfs_h *g, const char *mnt, struct difftree_entry *e, struct
     sum = guestfs_checksum(g, "sha256", path);
     if (!sum)
         return vr_fail(errp, 0, "cannot hash a guest file: %s", guestfs_last_error(g));
-    snprintf(e->sha256, sizeof(e->sha256), "%.64s", sum);
+    if (!diffcmp_is_sha256(sum) || sum[64] != '\0') {
+        free(sum);
+        return vr_fail(errp, 0, "the appliance returned a malformed checksum");
+    }
+    memcpy(e->sha256, sum, sizeof(e->sha256));
     free(sum);
     return 0;
 }
@@ -185,7 +201,7 @@ diffcmp_hash_dir(guestfs_h *g, struct difftree *b, const struct difftree_entry *
             ll--;
         }
         /* "<64 hex>  ./name" */
-        if (ll < 64 + 2 + 2 || memcmp(line + 64, "  ./", 4) != 0)
+        if (ll < 64 + 2 + 2 || memcmp(line + 64, "  ./", 4) != 0 || !diffcmp_is_sha256(line))
             continue;
         name = line + 67; /* "/name..." after "  ." */
         nlen = ll - 67;

@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "command.h"
+#include "diffimg_priv.h"
 
 /* Run argv with stdout captured (at most DIFFIMG_OUTPUT_MAX bytes: the rest
  * is cut and the child killed, as the caller has enough) and stderr kept for
@@ -39,14 +40,35 @@ diffimg_capture(const char *const argv[], char **out, size_t *out_len, int *capp
 }
 
 int
+diffimg_parse_info(const char *text, size_t len, const char *overlay, json_t **doc,
+                   struct diffimg_info *info, struct vr_error **errp)
+{
+    _cleanup_json_ json_t *d = NULL;
+    json_error_t jerr;
+
+    *doc = NULL;
+    d = json_loadb(text, len, 0, &jerr);
+    if (!d)
+        return vr_fail(errp, 0, "cannot parse qemu-img info for '%s': %s", overlay, jerr.text);
+    if (!json_is_object(d))
+        return vr_fail(errp, 0, "cannot parse qemu-img info for '%s': not a JSON object", overlay);
+    info->format = json_string_value(json_object_get(d, "format"));
+    info->backing = json_string_value(json_object_get(d, "full-backing-filename"));
+    info->backing_format = json_string_value(json_object_get(d, "backing-filename-format"));
+    if (!info->format || strcmp(info->format, "qcow2") != 0)
+        return vr_usage(errp, "overlay '%s' is not a qcow2 image", overlay);
+    *doc = steal_ptr(&d);
+    return 0;
+}
+
+int
 diffimg_check_pair(const char *base, const char *base_format, const char *overlay,
                    struct vr_error **errp)
 {
     const char *argv[] = {"qemu-img", "info", "--output=json", "-f", "qcow2", overlay, NULL};
     _cleanup_free_ char *out = NULL, *base_real = NULL, *back_real = NULL;
-    _cleanup_json_ json_t *info = NULL;
-    const char *fmt, *back, *back_fmt;
-    json_error_t jerr;
+    _cleanup_json_ json_t *doc = NULL;
+    struct diffimg_info info;
     size_t len = 0;
     int capped = 0; /* a cut info document fails to parse below */
 
@@ -57,27 +79,22 @@ diffimg_check_pair(const char *base, const char *base_format, const char *overla
         return vr_error_set(errp, VR_ERR_USAGE, errno, "cannot open overlay '%s'", overlay);
     if (diffimg_capture(argv, &out, &len, &capped, errp) < 0)
         return vr_error_prefix(errp, "overlay '%s' is not a readable qcow2 image", overlay);
-    info = json_loadb(out, len, 0, &jerr);
-    if (!json_is_object(info))
-        return vr_fail(errp, 0, "cannot parse qemu-img info for '%s': %s", overlay, jerr.text);
-    fmt = json_string_value(json_object_get(info, "format"));
-    back = json_string_value(json_object_get(info, "full-backing-filename"));
-    back_fmt = json_string_value(json_object_get(info, "backing-filename-format"));
-    if (!fmt || strcmp(fmt, "qcow2") != 0)
-        return vr_usage(errp, "overlay '%s' is not a qcow2 image", overlay);
-    if (!back)
+    if (diffimg_parse_info(out, len, overlay, &doc, &info, errp) < 0)
+        return -1;
+    if (!info.backing)
         return vr_usage(errp, "overlay '%s' has no backing file; it is not an overlay of '%s'",
                         overlay, base);
-    back_real = realpath(back, NULL);
+    back_real = realpath(info.backing, NULL);
     if (!back_real || strcmp(back_real, base_real) != 0)
         return vr_usage(errp,
                         "overlay '%s' is backed by '%s', not by the base '%s'; refusing to compare",
-                        overlay, back, base);
-    if (!back_fmt || strcmp(back_fmt, base_format) != 0)
+                        overlay, info.backing, base);
+    if (!info.backing_format || strcmp(info.backing_format, base_format) != 0)
         return vr_usage(errp,
                         "overlay '%s' does not pin its backing format to %s (it says '%s'); "
                         "refusing to compare",
-                        overlay, base_format, back_fmt ? back_fmt : "nothing");
+                        overlay, base_format,
+                        info.backing_format ? info.backing_format : "nothing");
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,42 @@ diffpath_json_set(json_t *obj, const char *key, const char *s, size_t len)
     return json_object_set_new(obj, k64, json_string(b64));
 }
 
+/* Value of a base64 digit, or -1. */
+static int
+diffpath_b64_value(char c)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(tbl, c) : NULL;
+
+    return p ? (int)(p - tbl) : -1;
+}
+
+/* 1 when s[0..n) is base64 as diffpath_json_set writes it: padded, no
+ * whitespace or other bytes, unused bits zero. EVP_DecodeBlock alone skips
+ * leading and trailing whitespace and counts padding as zero bytes, so a
+ * lenient text would decode to other bytes than it seems to name. */
+static int
+diffpath_b64_canonical(const char *s, size_t n)
+{
+    size_t pad = 0, i;
+
+    if (n % 4 != 0)
+        return 0;
+    if (n >= 1 && s[n - 1] == '=')
+        pad++;
+    if (n >= 2 && s[n - 2] == '=')
+        pad++;
+    for (i = 0; i < n - pad; i++) {
+        if (diffpath_b64_value(s[i]) < 0)
+            return 0;
+    }
+    if (pad == 1 && (diffpath_b64_value(s[n - 2]) & 3) != 0)
+        return 0;
+    if (pad == 2 && (diffpath_b64_value(s[n - 3]) & 15) != 0)
+        return 0;
+    return 1;
+}
+
 char *
 diffpath_json_get(const json_t *obj, const char *key, size_t *len)
 {
@@ -80,6 +117,8 @@ diffpath_json_get(const json_t *obj, const char *key, size_t *len)
     if (json_is_string(v)) {
         size_t in = json_string_length(v);
         int n;
+        if (!diffpath_b64_canonical(json_string_value(v), in) || in > INT_MAX)
+            return NULL;
         out = malloc(in / 4 * 3 + 4);
         if (!out)
             return NULL;

@@ -24,7 +24,9 @@ int diffpath_is_plain(const char *s, size_t len);
  * path. Returns 0 or -1 (out of memory). */
 int diffpath_json_set(json_t *obj, const char *key, const char *s, size_t len);
 
-/* The exact bytes of obj[key], honouring key_base64. Returns a fresh string. */
+/* The exact bytes of obj[key], honouring key_base64. Returns a fresh string,
+ * or NULL when there is none or key_base64 is not base64 as
+ * diffpath_json_set writes it (padded, nothing else, unused bits zero). */
 char *diffpath_json_get(const json_t *obj, const char *key, size_t *len);
 
 /* Print a path with control characters, backslash and invalid UTF-8 escaped

@@ -113,8 +113,9 @@ difftree_stat_batch(guestfs_h *g, struct difftree *t, const char *dir, char **na
     if (!l)
         return vr_fail(errp, 0, "cannot stat files in the guest: %s", guestfs_last_error(g));
     if (l->len != n) {
+        uint32_t got = l->len; /* read before the list is freed */
         guestfs_free_statns_list(l);
-        return vr_fail(errp, 0, "the appliance returned %u stat records for %zu files", l->len, n);
+        return vr_fail(errp, 0, "the appliance returned %u stat records for %zu files", got, n);
     }
     for (size_t i = 0; i < n; i++)
         difftree_set_stat(&t->v[idx[i]], &l->val[i]);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libvirt/virterror.h>
 
 #include "cleanup.h"
@@ -64,6 +65,11 @@ domain_xml(const struct domain_config *c)
     fputs("  </os>\n", f);
     if (c->kvm)
         fputs("  <cpu mode='host-passthrough'/>\n", f);
+    if (c->cpu_quota_us)
+        fprintf(f,
+                "  <cputune>\n    <global_period>%llu</global_period>\n"
+                "    <global_quota>%llu</global_quota>\n  </cputune>\n",
+                DOMAIN_CPU_PERIOD_US, c->cpu_quota_us);
     fputs("  <clock offset='utc'/>\n"
           "  <on_poweroff>destroy</on_poweroff>\n"
           "  <on_reboot>destroy</on_reboot>\n"
@@ -73,9 +79,12 @@ domain_xml(const struct domain_config *c)
     if (c->emulator)
         domain_put_tag(f, "    ", "emulator", c->emulator);
     /* The overlay is the only writable disk; its backing store is spelled out
-     * with its format so libvirt probes nothing and opens the base read-only. */
+     * with its format so libvirt probes nothing and opens the base read-only.
+     * A host-side I/O error (a full host disk) pauses the VM and is reported
+     * to vmrun instead of reaching the guest as a disk error. */
     fputs("    <disk type='file' device='disk'>\n"
-          "      <driver name='qemu' type='qcow2' cache='writeback' discard='unmap'/>\n",
+          "      <driver name='qemu' type='qcow2' cache='writeback' discard='unmap'"
+          " error_policy='stop' rerror_policy='stop'/>\n",
           f);
     domain_put_attr_elem(f, "      <source file='", c->overlay, "'/>\n");
     fprintf(f, "      <backingStore type='file'>\n        <format type='%s'/>\n",
@@ -103,9 +112,14 @@ domain_xml(const struct domain_config *c)
             "    </rng>\n",
             addr);
     fputs("    <memballoon model='none'/>\n"
-          "  </devices>\n"
-          "</domain>\n",
+          "  </devices>\n",
           f);
+    if (c->qemu_uid)
+        fprintf(f,
+                "  <seclabel type='static' model='dac' relabel='no'>\n"
+                "    <label>+%lu:+%lu</label>\n  </seclabel>\n",
+                c->qemu_uid, c->qemu_gid);
+    fputs("</domain>\n", f);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -196,11 +210,12 @@ domain_load_capabilities(virConnectPtr conn, int kvm, struct vr_error **errp)
 }
 
 int
-domain_start(virConnectPtr conn, const char *xml, int auto_destroy, virDomainPtr *out,
+domain_start(virConnectPtr conn, const char *xml, int auto_destroy, int paused, virDomainPtr *out,
              struct vr_error **errp)
 {
-    virDomainPtr dom =
-        virDomainCreateXML(conn, xml, auto_destroy ? VIR_DOMAIN_START_AUTODESTROY : 0);
+    unsigned flags =
+        (auto_destroy ? VIR_DOMAIN_START_AUTODESTROY : 0) | (paused ? VIR_DOMAIN_START_PAUSED : 0);
+    virDomainPtr dom = virDomainCreateXML(conn, xml, flags);
 
     if (!dom)
         return vr_fail(errp, 0, "libvirt could not start the VM: %s", domain_last_error());
@@ -216,4 +231,111 @@ domain_destroy(virDomainPtr dom, struct vr_error **errp)
     if (virDomainIsActive(dom) == 0)
         return 0;
     return vr_fail(errp, 0, "libvirt could not destroy the VM: %s", domain_last_error());
+}
+
+int
+domain_resume(virDomainPtr dom, struct vr_error **errp)
+{
+    if (virDomainResume(dom) < 0)
+        return vr_fail(errp, 0, "libvirt could not start the VM's CPUs: %s", domain_last_error());
+    return 0;
+}
+
+int
+domain_set_memory_limit(virDomainPtr dom, unsigned long long bytes, struct vr_error **errp)
+{
+    virTypedParameter p = {.type = VIR_TYPED_PARAM_ULLONG};
+
+    snprintf(p.field, sizeof(p.field), "%s", VIR_DOMAIN_MEMORY_HARD_LIMIT);
+    p.value.ul = bytes / 1024; /* KiB */
+    if (virDomainSetMemoryParameters(dom, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return vr_fail(errp, 0, "libvirt could not limit the VM's memory cgroup: %s",
+                       domain_last_error());
+    return 0;
+}
+
+static unsigned long long
+domain_param_ull(const virTypedParameter *params, int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(params[i].field, name) != 0)
+            continue;
+        switch (params[i].type) {
+        case VIR_TYPED_PARAM_ULLONG: return params[i].value.ul;
+        case VIR_TYPED_PARAM_LLONG:
+            return params[i].value.l > 0 ? (unsigned long long)params[i].value.l : 0;
+        case VIR_TYPED_PARAM_UINT: return params[i].value.ui;
+        case VIR_TYPED_PARAM_INT:
+            return params[i].value.i > 0 ? (unsigned long long)params[i].value.i : 0;
+        case VIR_TYPED_PARAM_DOUBLE:
+        case VIR_TYPED_PARAM_BOOLEAN:
+        case VIR_TYPED_PARAM_STRING:
+        default: return 0;
+        }
+    }
+    return 0;
+}
+
+int
+domain_get_limits(virDomainPtr dom, struct domain_limits *out, struct vr_error **errp)
+{
+    virTypedParameter sched[32], mem[8];
+    int nsched = 32, nmem = 8;
+    unsigned long long hard;
+
+    memset(out, 0, sizeof(*out));
+    if (virDomainGetSchedulerParametersFlags(dom, sched, &nsched, VIR_DOMAIN_AFFECT_LIVE) < 0 ||
+        virDomainGetMemoryParameters(dom, mem, &nmem, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return vr_fail(errp, 0, "libvirt could not report the VM's cgroup limits: %s",
+                       domain_last_error());
+    out->cpu_quota_us = domain_param_ull(sched, nsched, VIR_DOMAIN_SCHEDULER_GLOBAL_QUOTA);
+    out->cpu_period_us = domain_param_ull(sched, nsched, VIR_DOMAIN_SCHEDULER_GLOBAL_PERIOD);
+    hard = domain_param_ull(mem, nmem, VIR_DOMAIN_MEMORY_HARD_LIMIT);
+    /* libvirt says "unlimited" with VIR_DOMAIN_MEMORY_PARAM_UNLIMITED (KiB) */
+    out->memory_bytes = hard && hard < VIR_DOMAIN_MEMORY_PARAM_UNLIMITED ? hard * 1024 : 0;
+    virTypedParamsClear(sched, nsched);
+    virTypedParamsClear(mem, nmem);
+    return 0;
+}
+
+static void
+domain_io_error_cb(virConnectPtr conn, virDomainPtr dom, const char *src_path,
+                   const char *dev_alias, int action, const char *reason, void *opaque)
+{
+    struct domain_io_watch *w = opaque;
+    uint64_t one = 1;
+
+    (void)conn;
+    (void)dom;
+    (void)dev_alias;
+    (void)action;
+    if (w->reason[0])
+        return;
+    snprintf(w->path, sizeof(w->path), "%s", src_path ? src_path : "");
+    snprintf(w->reason, sizeof(w->reason), "%s", reason && *reason ? reason : "unknown");
+    /* the eventfd write publishes reason and path to the poll loop's thread */
+    while (write(w->notify_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+int
+domain_watch_io_errors(virConnectPtr conn, virDomainPtr dom, struct domain_io_watch *w,
+                       struct vr_error **errp)
+{
+    w->reason[0] = w->path[0] = '\0';
+    w->callback_id =
+        virConnectDomainEventRegisterAny(conn, dom, VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON,
+                                         VIR_DOMAIN_EVENT_CALLBACK(domain_io_error_cb), w, NULL);
+    if (w->callback_id < 0)
+        return vr_fail(errp, 0, "libvirt cannot report the VM's disk errors: %s",
+                       domain_last_error());
+    return 0;
+}
+
+void
+domain_unwatch_io_errors(virConnectPtr conn, struct domain_io_watch *w)
+{
+    if (w->callback_id >= 0)
+        virConnectDomainEventDeregisterAny(conn, w->callback_id);
+    w->callback_id = -1;
 }

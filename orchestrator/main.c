@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_doctor.h"
 #include "cmd_run.h"
 #include "error.h"
 #include "paths.h"
@@ -40,6 +41,7 @@ main_diff(int argc, char **argv)
 static const struct main_command main_commands[] = {
     {"run", cmd_run},
     {"diff", main_diff},
+    {"doctor", cmd_doctor},
 };
 
 int

@@ -39,7 +39,10 @@ paths_state_dir(char **out, struct vr_error **errp)
         return vr_fail(errp, 0, "cannot find a state directory: set VMRUN_STATE_DIR or HOME");
     if (r < 0)
         return vr_fail(errp, ENOMEM, "cannot build the state directory path");
-    if (fileio_mkdirs(dir, 0700) < 0) {
+    /* As root, QEMU runs under a uid of its own that must walk to its
+     * overlay below this directory (confine.c): search permission only. */
+    if (fileio_mkdirs(dir, geteuid() == 0 ? 0711 : 0700) < 0 ||
+        (geteuid() == 0 && !(env && *env) && chmod(dir, 0711) < 0)) {
         int saved = errno;
         vr_fail(errp, saved, "cannot create the state directory '%s'", dir);
         free(dir);
@@ -67,14 +70,16 @@ paths_runtime_dir(char **out, struct vr_error **errp)
         r = asprintf(&dir, "/tmp/vmrun-%lu", (unsigned long)geteuid());
     if (r < 0)
         return vr_fail(errp, ENOMEM, "cannot build the runtime directory path");
-    if (fileio_mkdirs(dir, 0700) < 0 || lstat(dir, &st) < 0) {
+    /* 0711 as root, for QEMU's own uid to reach its socket (confine.c) */
+    if (fileio_mkdirs(dir, geteuid() == 0 ? 0711 : 0700) < 0 ||
+        (geteuid() == 0 && !(env && *env) && chmod(dir, 0711) < 0) || lstat(dir, &st) < 0) {
         int saved = errno;
         vr_fail(errp, saved, "cannot create the runtime directory '%s'", dir);
         free(dir);
         return -1;
     }
     /* in a shared directory such as /tmp, refuse one someone else made */
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0066)) {
         vr_fail(errp, 0,
                 "the runtime directory '%s' is not a private directory of this user (set "
                 "VMRUN_RUNTIME_DIR)",

@@ -5,12 +5,12 @@
 
 #include "error.h"
 
-/* The state directory (created 0700): VMRUN_STATE_DIR, else /var/lib/vmrun
+/* The state directory (created 0700, 0711 as root): VMRUN_STATE_DIR, else /var/lib/vmrun
  * for root, else $XDG_STATE_HOME/vmrun or ~/.local/state/vmrun. */
 int paths_state_dir(char **out, struct vr_error **errp);
 
 /* The runtime directory for short-lived per-run files: sockets, libvirt's
- * embedded root, the console log (created 0700). Short on purpose: Unix
+ * embedded root, the console log (created 0700, 0711 as root). Short on purpose: Unix
  * socket paths inside it must fit in 108 bytes. VMRUN_RUNTIME_DIR, else
  * /run/vmrun for root, else $XDG_RUNTIME_DIR/vmrun, else /tmp/vmrun-UID. */
 int paths_runtime_dir(char **out, struct vr_error **errp);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "confine.h"
 #include "fileio.h"
 
 /* Field n (>= 3) of /proc/PID/stat as a number; 0 when unreadable. */
@@ -89,12 +90,14 @@ reaper_kill_qemu(pid_t pid, const char *domain_name)
 }
 
 /* Kill the run's QEMU, remove its overlay (named on the owner file's second
- * line, when vmrun was to delete it) and its run directory. */
+ * line, when vmrun was to delete it), the lock file reserving QEMU's uid (the
+ * third line) and its run directory. */
 static void
 reaper_cleanup_dir(const char *run_dir, const char *domain_name, pid_t qemu)
 {
-    char path[4096], buf[4200];
-    char *nl;
+    char path[4096], buf[8400];
+    char *line, *save = NULL;
+    int n = 0;
 
     if (qemu <= 0) {
         snprintf(path, sizeof(path), "%s/qemu.pid", run_dir);
@@ -103,12 +106,17 @@ reaper_cleanup_dir(const char *run_dir, const char *domain_name, pid_t qemu)
     }
     reaper_kill_qemu(qemu, domain_name);
     snprintf(path, sizeof(path), "%s/owner", run_dir);
-    if (fileio_read_small(path, buf, sizeof(buf) - 1) > 0 && (nl = strchr(buf, '\n')) &&
-        nl[1] == '/') {
-        char *end = strchr(nl + 1, '\n');
-        if (end)
-            *end = '\0';
-        unlink(nl + 1);
+    if (fileio_read_small(path, buf, sizeof(buf) - 1) > 0) {
+        /* owner, overlay, uid lock: one per line, empty when there is none */
+        for (line = buf; line && n < 3; line = save, n++) {
+            save = strchr(line, '\n');
+            if (save)
+                *save++ = '\0';
+            if (n == 1 && line[0] == '/')
+                unlink(line);
+            else if (n == 2 && line[0] == '/')
+                confine_drop_stale_lock(line);
+        }
     }
     fileio_remove_tree(run_dir);
 }
@@ -165,9 +173,9 @@ reaper_watch(int fd, const char *run_dir, const char *domain_name)
 
 int
 reaper_start(struct reaper *r, const char *run_dir, const char *domain_name, const char *overlay,
-             struct vr_error **errp)
+             const char *uid_lock, struct vr_error **errp)
 {
-    char path[4096], owner[4300];
+    char path[4096], owner[8400];
     int pipefd[2];
     pid_t pid;
     int len;
@@ -175,8 +183,9 @@ reaper_start(struct reaper *r, const char *run_dir, const char *domain_name, con
     r->pid = -1;
     r->fd = -1;
     snprintf(path, sizeof(path), "%s/owner", run_dir);
-    len = snprintf(owner, sizeof(owner), "%ld %llu %s\n%s\n", (long)getpid(),
-                   reaper_start_time(getpid()), domain_name, overlay ? overlay : "");
+    len = snprintf(owner, sizeof(owner), "%ld %llu %s\n%s\n%s\n", (long)getpid(),
+                   reaper_start_time(getpid()), domain_name, overlay ? overlay : "",
+                   uid_lock ? uid_lock : "");
     if (len < 0 || (size_t)len >= sizeof(owner))
         return vr_fail(errp, ENAMETOOLONG, "cannot record the run's owner");
     if (fileio_write_atomic(path, owner, (size_t)len, 0600) < 0)

@@ -29,9 +29,10 @@ struct reaper {
 };
 
 /* Record this process as the owner of run_dir (and of the overlay file, when
- * it is to be removed) and start the watchdog. */
+ * it is to be removed, and of the lock file reserving QEMU's uid, if any) and
+ * start the watchdog. */
 int reaper_start(struct reaper *r, const char *run_dir, const char *domain_name,
-                 const char *overlay, struct vr_error **errp);
+                 const char *overlay, const char *uid_lock, struct vr_error **errp);
 /* Tell the watchdog (and any later sweep) which QEMU belongs to this run. */
 void reaper_set_qemu(struct reaper *r, const char *run_dir, pid_t qemu);
 /* Normal end: dismiss the watchdog and reap it. */

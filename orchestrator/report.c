@@ -15,6 +15,7 @@ report_status_name(enum run_status s)
     case RUN_SIGNALED: return "signaled";
     case RUN_TIMEOUT: return "timeout";
     case RUN_OOM: return "oom";
+    case RUN_DISK_LIMIT: return "disk_limit";
     case RUN_ERROR: return "error";
     }
     return "error";
@@ -27,6 +28,7 @@ report_exit_status(const struct run_result *res)
     case RUN_EXITED: return res->exit_code & 0xff;
     case RUN_SIGNALED: return 128 + (res->signal & 0x7f);
     case RUN_OOM: return 128 + 9;
+    case RUN_DISK_LIMIT: return REPORT_EXIT_DISK_LIMIT;
     case RUN_TIMEOUT: return REPORT_EXIT_TIMEOUT;
     case RUN_ERROR: return res->interrupted ? REPORT_EXIT_INTERRUPTED : REPORT_EXIT_FAILURE;
     }
@@ -38,8 +40,38 @@ report_exit_status(const struct run_result *res)
 static int
 report_has_violations(const json_t *changes)
 {
-    json_t *v = json_object_get(changes, "violations");
-    return json_is_array(v) && json_array_size(v) > 0;
+    /* The count, not the list: with --diff-max-entries 0 the list is empty
+     * (docs/diff.md: --fail-on-violation exits 123 when violations_total > 0). */
+    json_t *n = json_object_get(changes, "violations_total");
+    return json_is_integer(n) && json_integer_value(n) > 0;
+}
+
+static json_t *
+report_ull_or_null(unsigned long long v)
+{
+    return v ? json_integer((json_int_t)v) : json_null();
+}
+
+/* What the kernel and libvirt said about the VM process once it ran; null
+ * members are limits that were not in force. */
+static json_t *
+report_confinement(const struct run_confinement *c)
+{
+    json_t *o = json_object();
+    json_t *q = json_null();
+
+    if (c->qemu.valid)
+        q = json_pack("{s:I,s:I,s:I,s:b,s:b,s:b,s:b}", "uid", (json_int_t)c->qemu.uid, "gid",
+                      (json_int_t)c->qemu.gid, "supplementary_groups", (json_int_t)c->qemu.n_groups,
+                      "capabilities_none", c->qemu.caps_none, "no_new_privs", c->qemu.no_new_privs,
+                      "seccomp", c->qemu.seccomp_mode == 2, "own_mount_namespace",
+                      c->qemu.own_mount_ns);
+    json_object_set_new(o, "qemu", q);
+    json_object_set_new(o, "cpu_quota_us", report_ull_or_null(c->cpu_quota_us));
+    json_object_set_new(o, "cpu_period_us", report_ull_or_null(c->cpu_period_us));
+    json_object_set_new(o, "memory_limit_bytes", report_ull_or_null(c->memory_limit_bytes));
+    json_object_set_new(o, "disk_limit_bytes", report_ull_or_null(c->disk_limit_bytes));
+    return o;
 }
 
 int
@@ -164,10 +196,16 @@ report_ms(double ms)
     return ms < 0 ? json_null() : json_real((double)(long long)(ms * 1000.0) / 1000.0);
 }
 
-static json_t *
-report_str_or_null(const char *s)
+/* A string from outside (a path, what the agent said): null when absent,
+ * encoded like output when it is not UTF-8 (json_string would refuse it and
+ * the member would be missing). */
+static void
+report_set_str(json_t *obj, const char *key, const char *s)
 {
-    return s ? json_string(s) : json_null();
+    if (!s)
+        json_object_set_new(obj, key, json_null());
+    else
+        report_set_bytes(obj, key, (const unsigned char *)s, strlen(s));
 }
 
 json_t *
@@ -191,7 +229,7 @@ report_build(const struct vr_options *opts, const struct run_result *res)
     json_object_set_new(r, "signal", res->signal >= 0 ? json_integer(res->signal) : json_null());
     json_object_set_new(r, "exit_status", json_integer(report_final_status(opts, res)));
     json_object_set_new(r, "mode", json_string(opts->import_mode ? "import" : "run"));
-    json_object_set_new(r, "module", report_str_or_null(opts->module));
+    report_set_str(r, "module", opts->module);
     report_set_bytes(r, "stdout", res->out.data, res->out.len);
     report_set_bytes(r, "stderr", res->err.data, res->err.len);
     json_object_set_new(r, "stdout_bytes", json_integer((json_int_t)res->out.total));
@@ -213,7 +251,7 @@ report_build(const struct vr_options *opts, const struct run_result *res)
     json_object_set_new(r, "timings", t);
 
     json_object_set_new(r, "accel", json_string(res->accel_kvm ? "kvm" : "tcg"));
-    json_object_set_new(r, "accel_reason", report_str_or_null(res->accel_reason));
+    report_set_str(r, "accel_reason", res->accel_reason);
     if (res->have_usage) {
         usage = json_object();
         json_object_set_new(usage, "cpu_ms", json_integer((json_int_t)res->cpu_ms));
@@ -222,16 +260,15 @@ report_build(const struct vr_options *opts, const struct run_result *res)
     } else {
         json_object_set_new(r, "usage", json_null());
     }
-    json_object_set_new(img, "path",
-                        report_str_or_null(res->image.path ? res->image.path : opts->image));
+    report_set_str(img, "path", res->image.path ? res->image.path : opts->image);
     json_object_set_new(img, "format", json_string(opts->format == IMAGE_RAW ? "raw" : "qcow2"));
     json_object_set_new(img, "sha256",
                         res->image.digest[0] ? json_string(res->image.digest) : json_null());
-    json_object_set_new(img, "root_device", report_str_or_null(res->root_device));
+    report_set_str(img, "root_device", res->root_device);
     json_object_set_new(r, "image", img);
-    json_object_set_new(r, "kernel", report_str_or_null(res->kernel));
-    json_object_set_new(r, "agent_version", report_str_or_null(res->agent_version));
-    json_object_set_new(r, "overlay", report_str_or_null(res->overlay_kept));
+    report_set_str(r, "kernel", res->kernel);
+    report_set_str(r, "agent_version", res->agent_version);
+    report_set_str(r, "overlay", res->overlay_kept);
     json_object_set_new(
         r, "limits",
         json_pack("{s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "timeout_s", opts->timeout_s, "output_limit",
@@ -239,6 +276,7 @@ report_build(const struct vr_options *opts, const struct run_result *res)
                   "cpus", (json_int_t)opts->cpus, "cpu_s", (json_int_t)opts->limit_cpu_s, "nproc",
                   (json_int_t)opts->limit_nproc, "nofile", (json_int_t)opts->limit_nofile, "fsize",
                   (json_int_t)opts->limit_fsize));
+    json_object_set_new(r, "confinement", report_confinement(&res->confinement));
     json_object_set_new(r, "changes", res->changes ? json_incref(res->changes) : json_null());
     /* Messages quote paths, which need not be UTF-8: encoded like output. */
     if (res->diff_error)

@@ -15,6 +15,7 @@
 #define REPORT_EXIT_FAILURE 125
 #define REPORT_EXIT_TIMEOUT 124
 #define REPORT_EXIT_INTERRUPTED 130
+#define REPORT_EXIT_DISK_LIMIT (128 + 25) /* as a shell shows death by SIGXFSZ */
 /* --fail-on-violation and the module changed what it was not allowed to. */
 #define REPORT_EXIT_VIOLATION 123
 

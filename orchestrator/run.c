@@ -31,13 +31,17 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,6 +53,7 @@
 #include "channel.h"
 #include "cleanup.h"
 #include "command.h"
+#include "confine.h"
 #include "deadline.h"
 #include "domain.h"
 #include "fileio.h"
@@ -92,13 +97,17 @@ struct run_ctx {
 
     struct reaper reaper;
     int reaper_started;
+    struct confine cf;
+    struct domain_io_watch iow; /* host-side disk errors, signalled on iow.notify_fd */
     struct channel ch;
     virConnectPtr conn;
     virDomainPtr dom;
     pid_t qemu_pid;
     int sigfd;
     json_int_t next_id;
-    int killed; /* QEMU was killed and reaped */
+    int killed;         /* QEMU was killed and reaped */
+    int disk_limit_hit; /* QEMU's writes went past the disk limit */
+    int qemu_status;    /* its wait status once reaped by us, else -1 */
     int64_t t_start;
 };
 
@@ -245,6 +254,12 @@ run_make_dirs(struct run_ctx *c)
         return vr_fail(&c->err, errno, "cannot create directories under '%s'", c->state_dir);
     if (reaper_sweep(runtime) > 0)
         run_progress(c, "cleaned up after a vmrun that died");
+    if (!c->o->connect_uri && confine_acquire(&c->cf, runtime, c->res->accel_kvm, &c->err) < 0)
+        return -1;
+    /* QEMU's own uid must be able to walk to its overlay: names are random,
+     * each overlay is 0600 and owned by its run's uid */
+    if (c->cf.active && chmod(overlays, 0711) < 0)
+        return vr_fail(&c->err, errno, "cannot set the mode of '%s'", overlays);
     if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
         return vr_fail(&c->err, errno, "cannot get random bytes");
     /* short: libvirt builds socket paths from the run directory and name */
@@ -252,7 +267,7 @@ run_make_dirs(struct run_ctx *c)
     c->res->domain_name = strdup(name);
     if (!c->res->domain_name || asprintf(&c->run_dir, "%s/%s", runtime, name) < 0)
         return vr_fail(&c->err, ENOMEM, "cannot build paths");
-    if (mkdir(c->run_dir, 0700) < 0)
+    if (mkdir(c->run_dir, c->cf.active ? 0711 : 0700) < 0)
         return vr_fail(&c->err, errno, "cannot create the run directory '%s'", c->run_dir);
     if (asprintf(&c->socket_path, "%s/agent.sock", c->run_dir) < 0 ||
         asprintf(&c->console_path, "%s/console.log", c->run_dir) < 0 ||
@@ -275,7 +290,7 @@ run_make_dirs(struct run_ctx *c)
     }
     /* From here the watchdog owns clean-up should vmrun die. */
     return reaper_start(&c->reaper, c->run_dir, name, c->o->keep_overlay ? NULL : c->overlay,
-                        &c->err) < 0
+                        c->cf.active ? c->cf.lock_path : NULL, &c->err) < 0
                ? -1
                : (c->reaper_started = 1, 0);
 }
@@ -296,6 +311,19 @@ run_have_program(const char *name)
             return 1;
     }
     return 0;
+}
+
+/* The most the overlay may grow: --disk-limit, else what a guest that
+ * rewrote its whole disk would need: the virtual size plus qcow2 metadata
+ * (an L2 entry per 64 KiB cluster, refcounts, headers), rounded up. */
+static uint64_t
+run_disk_limit(const struct run_ctx *c)
+{
+    uint64_t v = c->res->image.virtual_size;
+
+    if (c->o->disk_limit)
+        return c->o->disk_limit;
+    return v + v / 64 + (16ULL << 20);
 }
 
 static int
@@ -343,6 +371,16 @@ run_prepare(struct run_ctx *c)
         return -1;
     if (o->keep_overlay)
         c->res->overlay_kept = strdup(c->overlay);
+    c->res->confinement.disk_limit_bytes = o->connect_uri ? 0 : run_disk_limit(c);
+    if (confine_give(&c->cf, c->overlay, &c->err) < 0 ||
+        confine_check_access(&c->cf, c->res->kernel, R_OK, "guest kernel", CONFINE_FIX_READ,
+                             &c->err) < 0 ||
+        confine_check_access(&c->cf, c->initrd, R_OK, "initramfs", CONFINE_FIX_READ, &c->err) < 0 ||
+        confine_check_access(&c->cf, c->res->image.path, R_OK, "base image", CONFINE_FIX_READ,
+                             &c->err) < 0 ||
+        confine_check_access(&c->cf, c->overlay, R_OK | W_OK, "overlay", CONFINE_FIX_VMRUN_DIR,
+                             &c->err) < 0)
+        return -1;
     return 0;
 }
 
@@ -381,12 +419,6 @@ run_copy_capabilities(const char *src, const char *dst, int keep_existing)
 static int
 run_seed_embed_root(struct run_ctx *c)
 {
-    static const char qemu_conf[] = "# written by vmrun for its private embedded libvirt driver\n"
-                                    "stdio_handler = \"file\"\n"
-                                    "user = \"root\"\n"
-                                    "group = \"root\"\n"
-                                    "dynamic_ownership = 0\n"
-                                    "security_driver = \"none\"\n";
     _cleanup_free_ char *etc = NULL, *conf = NULL, *src = NULL, *dst = NULL;
 
     if (asprintf(&etc, "%s/etc", c->embed_root) < 0 ||
@@ -396,7 +428,11 @@ run_seed_embed_root(struct run_ctx *c)
         return vr_fail(&c->err, ENOMEM, "cannot build paths");
     if (fileio_mkdirs(etc, 0700) < 0 || fileio_mkdirs(dst, 0700) < 0)
         return vr_fail(&c->err, errno, "cannot create '%s'", c->embed_root);
-    if (fileio_write_atomic(conf, qemu_conf, sizeof(qemu_conf) - 1, 0600) < 0)
+    /* QEMU's uid reads the master key libvirt puts in its domain directory
+     * (chowned to that uid) below this root */
+    if (c->cf.active && chmod(c->embed_root, 0711) < 0)
+        return vr_fail(&c->err, errno, "cannot set the mode of '%s'", c->embed_root);
+    if (fileio_write_atomic(conf, confine_qemu_conf, strlen(confine_qemu_conf), 0600) < 0)
         return vr_fail(&c->err, errno, "cannot write '%s'", conf);
     /* none yet on the first run: libvirt probes and we save the result after */
     run_copy_capabilities(src, dst, 0);
@@ -449,14 +485,43 @@ run_cmdline(const struct vr_options *o, int kvm)
     return s;
 }
 
+/* QEMU stopped the VM on a host-side error writing or reading its disk. */
+static int
+run_fail_io_error(struct run_ctx *c)
+{
+    uint64_t limit = c->res->confinement.disk_limit_bytes;
+    uint64_t margin = limit / 2 < (8ULL << 20) ? limit / 2 : (8ULL << 20);
+    struct stat st;
+
+    /* Past RLIMIT_FSIZE QEMU's write fails with EFBIG (QEMU ignores
+     * SIGXFSZ) and the disk stops: the overlay is then within one write of
+     * the limit. That is the module's doing, not a host failure. */
+    if (limit && strcmp(c->iow.reason, "enospc") != 0 && stat(c->overlay, &st) == 0 &&
+        (uint64_t)st.st_size + margin > limit) {
+        c->disk_limit_hit = 1;
+        return vr_fail(&c->err, EFBIG, "the guest wrote past the disk limit");
+    }
+    if (strcmp(c->iow.reason, "enospc") == 0)
+        return vr_fail(&c->err, ENOSPC,
+                       "the host filesystem holding the overlay '%s' is full: QEMU could not "
+                       "write the VM's disk and the VM was stopped (free space there, or point "
+                       "VMRUN_STATE_DIR elsewhere)",
+                       c->overlay);
+    return vr_fail(&c->err, 0,
+                   "QEMU hit a host I/O error (%s) on '%s' and the VM was stopped; the host "
+                   "disk may be failing",
+                   c->iow.reason, c->iow.path[0] ? c->iow.path : c->overlay);
+}
+
 /* Wait for one frame until deadline. Returns 1 with *f, 0 when the deadline
  * passed, -1 on error (c->err set; interruption sets res->interrupted). */
 static int
 run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
 {
     for (;;) {
-        struct pollfd p[2] = {{.fd = c->ch.fd, .events = POLLIN},
-                              {.fd = c->sigfd, .events = POLLIN}};
+        struct pollfd p[3] = {{.fd = c->ch.fd, .events = POLLIN},
+                              {.fd = c->sigfd, .events = POLLIN},
+                              {.fd = c->iow.notify_fd, .events = POLLIN}};
         int r = channel_next(&c->ch, f, &c->err);
 
         if (r != 0)
@@ -465,7 +530,7 @@ run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
             return vr_fail(&c->err, 0,
                            "the VM stopped unexpectedly (the guest closed the agent port: kernel "
                            "panic, crash or power-off)");
-        r = poll(p, 2, deadline_poll_ms(deadline));
+        r = poll(p, 3, deadline_poll_ms(deadline));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -478,6 +543,8 @@ run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
                                sigabbrev_np((int)si.ssi_signo));
             }
         }
+        if (p[2].revents & POLLIN)
+            return run_fail_io_error(c);
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             if (channel_pump(&c->ch, &c->err) < 0)
                 return -1;
@@ -523,6 +590,105 @@ run_expect(struct run_ctx *c, int64_t deadline, const char *want, json_int_t id,
     return 0;
 }
 
+/* What QEMU may use on top of the guest's RAM before its cgroup's memory
+ * limit stops it: its own heap, the device emulation and, under TCG, the
+ * translated code cache. Measured at ~110 MiB under TCG (bench/). */
+#define RUN_QEMU_OVERHEAD_MIB_KVM 256ULL
+#define RUN_QEMU_OVERHEAD_MIB_TCG 512ULL
+
+/* While libvirt starts the domain, QEMU is already vmrun's child (vmrun is a
+ * subreaper). Should QEMU die during the start, libvirt waits for it to be
+ * gone before it returns; only its parent can make it gone. This thread
+ * reaps QEMU then, and only if it has already exited. */
+struct run_start_watch {
+    struct run_ctx *c;
+    atomic_int stop;
+};
+
+static void *
+run_start_watch_main(void *arg)
+{
+    struct run_start_watch *w = arg;
+    struct run_ctx *c = w->c;
+
+    while (!atomic_load(&w->stop)) {
+        pid_t pid = run_read_qemu_pid(c);
+        siginfo_t si = {0};
+
+        if (pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == pid) {
+            int st = 0;
+            if (waitpid(pid, &st, 0) == pid) {
+                c->qemu_status = st;
+                c->killed = 1;
+            }
+            break;
+        }
+        usleep(20 * 1000);
+    }
+    return NULL;
+}
+
+/* Start the domain paused, put it inside its limits, and only then let its
+ * vCPUs run, so nothing the guest does happens outside them. */
+static int
+run_start_domain(struct run_ctx *c, const char *xml)
+{
+    const struct vr_options *o = c->o;
+    struct run_confinement *cn = &c->res->confinement;
+    struct domain_limits dl;
+    struct rlimit saved = {0}, lim;
+    int r;
+
+    /* RLIMIT_FSIZE is inherited by QEMU, which the embedded driver forks
+     * from this process: a write that would take any file QEMU writes (the
+     * overlay, the console log) past the disk limit kills it with SIGXFSZ.
+     * vmrun's own soft limit is restored as soon as QEMU exists. */
+    if (cn->disk_limit_bytes && getrlimit(RLIMIT_FSIZE, &saved) == 0) {
+        lim = saved;
+        if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > cn->disk_limit_bytes)
+            lim.rlim_cur = cn->disk_limit_bytes;
+        if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+            return vr_fail(&c->err, errno, "cannot set the disk limit");
+    }
+    {
+        struct run_start_watch w = {.c = c};
+        pthread_t tid;
+        int watching = !o->connect_uri && pthread_create(&tid, NULL, run_start_watch_main, &w) == 0;
+
+        r = domain_start(c->conn, xml, o->connect_uri != NULL, 1, &c->dom, &c->err);
+        if (watching) {
+            atomic_store(&w.stop, 1);
+            pthread_join(tid, NULL);
+        }
+    }
+    if (cn->disk_limit_bytes)
+        (void)setrlimit(RLIMIT_FSIZE, &saved);
+    if (r < 0)
+        return -1;
+    if (!o->connect_uri) {
+        c->qemu_pid = run_read_qemu_pid(c);
+        if (c->qemu_pid > 0)
+            reaper_set_qemu(&c->reaper, c->run_dir, c->qemu_pid);
+        run_save_capabilities(c);
+    }
+    if (domain_watch_io_errors(c->conn, c->dom, &c->iow, &c->err) < 0)
+        return -1;
+    if (c->cf.active) {
+        unsigned long long mib = o->memory_mib + (c->res->accel_kvm ? RUN_QEMU_OVERHEAD_MIB_KVM
+                                                                    : RUN_QEMU_OVERHEAD_MIB_TCG);
+        if (domain_set_memory_limit(c->dom, mib << 20, &c->err) < 0 ||
+            domain_get_limits(c->dom, &dl, &c->err) < 0)
+            return -1;
+        cn->cpu_quota_us = dl.cpu_quota_us;
+        cn->cpu_period_us = dl.cpu_period_us;
+        cn->memory_limit_bytes = dl.memory_bytes;
+    }
+    if (c->qemu_pid > 0)
+        (void)confine_inspect(c->qemu_pid, &cn->qemu);
+    return domain_resume(c->dom, &c->err);
+}
+
 static int
 run_boot(struct run_ctx *c)
 {
@@ -540,7 +706,10 @@ run_boot(struct run_ctx *c)
         return vr_fail(&c->err, ENOMEM, "cannot build the kernel command line");
     if (!o->connect_uri && run_seed_embed_root(c) < 0)
         return -1;
-    if (channel_listen(&c->ch, c->socket_path, &c->err) < 0)
+    if (channel_listen(&c->ch, c->socket_path, &c->err) < 0 ||
+        confine_give(&c->cf, c->socket_path, &c->err) < 0 ||
+        confine_check_access(&c->cf, c->socket_path, R_OK | W_OK, "agent socket",
+                             CONFINE_FIX_VMRUN_DIR, &c->err) < 0)
         return -1;
     dc = (struct domain_config){
         .name = c->res->domain_name,
@@ -555,6 +724,10 @@ run_boot(struct run_ctx *c)
         .cpus = o->cpus,
         .kvm = c->res->accel_kvm,
         .microvm = 1,
+        /* the whole VM process gets the host CPU it was given, no more */
+        .cpu_quota_us = c->cf.active ? o->cpus * DOMAIN_CPU_PERIOD_US : 0,
+        .qemu_uid = c->cf.active ? c->cf.uid : 0,
+        .qemu_gid = c->cf.active ? c->cf.gid : 0,
     };
     xml = domain_xml(&dc);
     if (!xml)
@@ -577,15 +750,9 @@ run_boot(struct run_ctx *c)
     if (!o->connect_uri)
         prctl(PR_SET_CHILD_SUBREAPER, 1);
     run_progress(c, "starting the VM (%s)", c->res->accel_kvm ? "KVM" : "TCG");
-    if (domain_start(c->conn, xml, o->connect_uri != NULL, &c->dom, &c->err) < 0)
+    if (run_start_domain(c, xml) < 0)
         return -1;
     c->res->t.boot_ms = deadline_ms_between(t_boot, deadline_now());
-    if (!o->connect_uri) {
-        c->qemu_pid = run_read_qemu_pid(c);
-        if (c->qemu_pid > 0)
-            reaper_set_qemu(&c->reaper, c->run_dir, c->qemu_pid);
-        run_save_capabilities(c);
-    }
     if (channel_accept(&c->ch, deadline, &c->err) < 0)
         return -1;
     if (c->qemu_pid > 0 && c->ch.peer_pid != c->qemu_pid)
@@ -790,7 +957,7 @@ run_kill_now(struct run_ctx *c, int64_t since)
     if (c->qemu_pid > 0 && reaper_parent_of(c->qemu_pid) == getpid()) {
         /* our child: its pid cannot be reused before we reap it */
         kill(c->qemu_pid, SIGKILL);
-        while (waitpid(c->qemu_pid, NULL, 0) < 0 && errno == EINTR)
+        while (waitpid(c->qemu_pid, &c->qemu_status, 0) < 0 && errno == EINTR)
             ;
     } else if (c->qemu_pid > 0) {
         reaper_kill_qemu(c->qemu_pid, c->res->domain_name);
@@ -805,17 +972,29 @@ static int
 run_module(struct run_ctx *c)
 {
     struct run_result *res = c->res;
-    int64_t t_run, deadline;
+    int64_t t_run, deadline, silence;
     json_int_t id;
 
     t_run = deadline_now();
     deadline = t_run + (int64_t)(c->o->timeout_s * (double)DEADLINE_NS_PER_S);
+    silence = (int64_t)(c->o->agent_timeout_s * (double)DEADLINE_NS_PER_S);
     if (run_send_request(c, deadline, &id) < 0)
         return -1;
     for (;;) {
         struct wire_frame f = {0};
-        int r = run_next_frame(c, deadline, &f);
+        int64_t heard = deadline_now();
+        int64_t until = heard + silence < deadline ? heard + silence : deadline;
+        int r = run_next_frame(c, until, &f);
 
+        if (r == 0 && until < deadline) {
+            /* the module's timeout cannot tell a hung agent from a slow
+             * module: the agent's `alive` every second can */
+            run_kill_now(c, deadline_now());
+            return vr_fail(&c->err, 0,
+                           "the guest agent went silent for %g s while the module ran (the "
+                           "guest is hung or its agent was stopped); the VM was destroyed",
+                           c->o->agent_timeout_s);
+        }
         if (r == 0) {
             int64_t hit = deadline_now();
             res->t.kill_ms = run_kill_now(c, deadline < hit ? deadline : hit);
@@ -842,6 +1021,8 @@ run_module(struct run_ctx *c)
                 r = vr_fail(&c->err, 0, "the guest agent broke the protocol: unknown stream");
         } else if (strcmp(f.type, "started") == 0) {
             run_progress(c, "module started");
+        } else if (strcmp(f.type, "alive") == 0) {
+            /* a sign of life, nothing more: any frame resets the silence */
         } else if (strcmp(f.type, "exit") == 0) {
             r = run_check_exit(c, f.header);
             wire_frame_clear(&f);
@@ -968,6 +1149,68 @@ run_read_tail(const char *path)
     return buf;
 }
 
+#define RUN_QEMU_EXIT_WAIT_MS 3000
+
+/* The run failed while the VM existed. If QEMU itself is gone, wait for it
+ * briefly and say how it ended: SIGXFSZ is the disk limit (the module's
+ * doing, like a timeout); a guest kernel panic is read off the console. */
+static void
+run_explain_vm_end(struct run_ctx *c)
+{
+    _cleanup_free_ char *console = NULL;
+    const char *panic;
+    struct vr_error *why = NULL;
+    int st = 0;
+
+    if (c->qemu_pid <= 0 || reaper_parent_of(c->qemu_pid) != getpid())
+        goto console;
+    if (!c->killed) {
+        int pfd = (int)syscall(SYS_pidfd_open, c->qemu_pid, 0);
+        if (pfd >= 0) {
+            struct pollfd p = {.fd = pfd, .events = POLLIN};
+            while (poll(&p, 1, RUN_QEMU_EXIT_WAIT_MS) < 0 && errno == EINTR)
+                ;
+            close(pfd);
+        }
+        if (waitpid(c->qemu_pid, &st, WNOHANG) != c->qemu_pid)
+            goto console;
+        c->killed = 1;
+        c->qemu_status = st;
+    } else if (c->qemu_status < 0) {
+        goto console;
+    }
+    st = c->qemu_status;
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ) {
+        c->res->status = RUN_DISK_LIMIT;
+        vr_error_free(c->err);
+        c->err = NULL;
+        return;
+    }
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && !c->res->interrupted &&
+        !strstr(c->err->message, "went silent")) {
+        vr_fail(&why, 0,
+                "QEMU was killed (SIGKILL) from outside vmrun, or by its cgroup's memory limit "
+                "(%llu MiB): %s",
+                c->res->confinement.memory_limit_bytes >> 20, c->err->message);
+        goto replace;
+    }
+console:
+    /* The kernel's last words, when it panicked (the agent dying is one way:
+     * PID 1 exiting panics the kernel). */
+    console = c->console_path ? run_read_tail(c->console_path) : NULL;
+    panic = console ? strstr(console, "Kernel panic - not syncing: ") : NULL;
+    if (!panic)
+        return;
+    panic += strlen("Kernel panic - not syncing: ");
+    vr_fail(&why, 0, "the guest kernel panicked (%.*s)%s; the VM was destroyed",
+            (int)strcspn(panic, "\r\n"), panic,
+            strstr(panic, "Attempted to kill init") ? ": the guest agent (PID 1) died" : "");
+replace:
+    why->kind = c->err->kind;
+    vr_error_free(c->err);
+    c->err = why;
+}
+
 static void
 run_teardown(struct run_ctx *c)
 {
@@ -976,6 +1219,7 @@ run_teardown(struct run_ctx *c)
 
     if (c->dom) {
         run_kill_now(c, t0);
+        domain_unwatch_io_errors(c->conn, &c->iow);
         virDomainFree(c->dom);
         c->dom = NULL;
     }
@@ -1000,13 +1244,21 @@ run_teardown(struct run_ctx *c)
         unlink(c->overlay);
     if (c->reaper_started)
         reaper_finish(&c->reaper);
+    /* QEMU is gone (killed and reaped above, or by the watchdog): the uid is free */
+    confine_release(&c->cf);
     c->res->t.teardown_ms = deadline_ms_between(t0, deadline_now());
 }
 
 int
 run_execute(const struct vr_options *opts, const struct run_io *io, struct run_result *res)
 {
-    struct run_ctx c = {.o = opts, .io = *io, .res = res, .sigfd = -1, .stdin_index = -1};
+    struct run_ctx c = {.o = opts,
+                        .io = *io,
+                        .res = res,
+                        .sigfd = -1,
+                        .stdin_index = -1,
+                        .qemu_status = -1,
+                        .iow = {.callback_id = -1, .notify_fd = -1}};
     sigset_t mask;
     int64_t t_prep;
 
@@ -1015,6 +1267,7 @@ run_execute(const struct vr_options *opts, const struct run_io *io, struct run_r
     res->t = (struct run_timings){-1, -1, -1, -1, -1, -1, -1, -1, -1};
     c.t_start = deadline_now();
     channel_init(&c.ch);
+    confine_init(&c.cf);
 
     /* Blocked before libvirt starts any thread, so every thread inherits it
      * and the signals arrive only through the signalfd. */
@@ -1024,8 +1277,9 @@ run_execute(const struct vr_options *opts, const struct run_io *io, struct run_r
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     c.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (c.sigfd < 0) {
-        vr_fail(&c.err, errno, "cannot create a signalfd");
+    c.iow.notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c.sigfd < 0 || c.iow.notify_fd < 0) {
+        vr_fail(&c.err, errno, "cannot create a signalfd or an eventfd");
         goto out;
     }
 
@@ -1036,6 +1290,13 @@ run_execute(const struct vr_options *opts, const struct run_io *io, struct run_r
     if (run_boot(&c) < 0 || run_transfer(&c) < 0 || run_module(&c) < 0)
         goto out;
 out:
+    if (c.disk_limit_hit && !res->interrupted) {
+        vr_error_free(c.err);
+        c.err = NULL;
+        res->status = RUN_DISK_LIMIT;
+    }
+    if (c.err && !res->interrupted)
+        run_explain_vm_end(&c);
     if (c.err)
         res->status = RUN_ERROR;
     run_teardown(&c);
@@ -1052,6 +1313,8 @@ out:
     free(c.initrd);
     if (c.sigfd >= 0)
         close(c.sigfd);
+    if (c.iow.notify_fd >= 0)
+        close(c.iow.notify_fd);
     return res->status == RUN_ERROR ? -1 : 0;
 }
 

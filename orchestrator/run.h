@@ -11,15 +11,17 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "confine.h"
 #include "error.h"
 #include "image.h"
 
 enum run_status {
-    RUN_EXITED,   /* the module ran to completion with an exit status */
-    RUN_SIGNALED, /* it died of a signal */
-    RUN_TIMEOUT,  /* the wall-clock limit expired; the VM was destroyed */
-    RUN_OOM,      /* the guest kernel killed it for lack of memory */
-    RUN_ERROR,    /* vmrun or the VM failed: not the module's fault */
+    RUN_EXITED,     /* the module ran to completion with an exit status */
+    RUN_SIGNALED,   /* it died of a signal */
+    RUN_TIMEOUT,    /* the wall-clock limit expired; the VM was destroyed */
+    RUN_OOM,        /* the guest kernel killed it for lack of memory */
+    RUN_DISK_LIMIT, /* the guest wrote more than --disk-limit; QEMU was stopped */
+    RUN_ERROR,      /* vmrun or the VM failed: not the module's fault */
 };
 
 struct run_stream {
@@ -41,6 +43,15 @@ struct run_timings {
     double diff_ms; /* the disk diff after the VM was gone; -1 when none ran */
 };
 
+/* How the VM process was confined, as read back from the kernel and libvirt
+ * after it started (the report's "confinement"); zeros where there is none. */
+struct run_confinement {
+    struct confine_proof qemu;
+    unsigned long long cpu_quota_us, cpu_period_us;
+    unsigned long long memory_limit_bytes;
+    uint64_t disk_limit_bytes;
+};
+
 struct run_result {
     enum run_status status;
     int exit_code;   /* -1 when none */
@@ -59,7 +70,8 @@ struct run_result {
     char *agent_version;
     char *root_device;
     char *domain_name;
-    char *overlay_kept;          /* --keep-overlay path, when the overlay was kept */
+    char *overlay_kept; /* --keep-overlay path, when the overlay was kept */
+    struct run_confinement confinement;
     struct vr_error *error;      /* status == RUN_ERROR */
     json_t *changes;             /* the disk diff (docs/diff.md), or NULL */
     struct vr_error *diff_error; /* the diff failed; the module's verdict stands */

@@ -45,6 +45,7 @@ struct result {
     size_t out_len, err_len;
     size_t max_frame;
     double t_first_out, t_exit;
+    int alive; /* `alive` frames seen */
 };
 
 static double
@@ -208,11 +209,11 @@ fx_hello(struct fx *f)
     json_t *h;
 
     fx_send(f,
-            json_pack("{s:s, s:I, s:i, s:I}", "type", "hello", "id", id, "proto", 1, "time_ns",
-                      (json_int_t)time(NULL) * 1000000000),
+            json_pack("{s:s, s:I, s:i, s:I}", "type", "hello", "id", id, "proto",
+                      WIRE_PROTO_VERSION, "time_ns", (json_int_t)time(NULL) * 1000000000),
             NULL, 0);
     h = fx_expect(f, "hello", id);
-    TAP_CHECK_INT_EQ(wire_get_int(h, "proto", -1), 1);
+    TAP_CHECK_INT_EQ(wire_get_int(h, "proto", -1), WIRE_PROTO_VERSION);
     TAP_CHECK(strlen(wire_get_str(h, "agent", "")) > 0);
     TAP_CHECK(json_is_string(json_object_get(h, "root")));
     json_decref(h);
@@ -285,6 +286,12 @@ fx_run(struct fx *f, json_t *req, struct result *res)
             wire_frame_clear(&fr);
             return;
         }
+        if (strcmp(fr.type, "alive") == 0) {
+            TAP_CHECK_INT_EQ(fr.body_len, 0);
+            res->alive++;
+            wire_frame_clear(&fr);
+            continue;
+        }
         TAP_CHECK_MSG(strcmp(fr.type, "output") == 0, "unexpected '%s' during the run: %s", fr.type,
                       wire_get_str(fr.header, "message", ""));
         if (res->t_first_out == 0)
@@ -349,7 +356,8 @@ test_handshake(void)
     fx_hello(&f);
     /* A second hello is out of sequence. */
     fx_send(&f,
-            json_pack("{s:s, s:i, s:i, s:i}", "type", "hello", "id", 7, "proto", 1, "time_ns", 1),
+            json_pack("{s:s, s:i, s:i, s:i}", "type", "hello", "id", 7, "proto", WIRE_PROTO_VERSION,
+                      "time_ns", 1),
             NULL, 0);
     fx_expect_error(&f, 7);
     fx_stop(&f);
@@ -362,9 +370,9 @@ test_handshake_bad_proto(void)
 
     fx_start(&f);
     fx_send(&f,
-            json_pack("{s:s, s:i, s:i, s:i}", "type", "hello", "id", 5, "proto", 2, "time_ns", 1),
+            json_pack("{s:s, s:i, s:i, s:i}", "type", "hello", "id", 5, "proto", 99, "time_ns", 1),
             NULL, 0);
-    TAP_CHECK_STR_CONTAINS(fx_expect_error(&f, 5), "protocol version 2");
+    TAP_CHECK_STR_CONTAINS(fx_expect_error(&f, 5), "protocol version 99");
     /* The agent still waits for a good hello. */
     f.next_id = 6;
     fx_hello(&f);
@@ -621,6 +629,20 @@ test_streaming(void)
     TAP_CHECK(r.t_first_out > 0);
     TAP_CHECK_MSG(r.t_exit - r.t_first_out > 0.8, "first output %.3f s before exit: not streamed",
                   r.t_exit - r.t_first_out);
+    result_free(&r);
+    fx_stop(&f);
+}
+
+/* A module that runs quietly still shows the agent is alive, once a second. */
+static void
+test_alive_while_running(void)
+{
+    struct fx f;
+    struct result r;
+
+    run_simple(&f, "import time\ntime.sleep(2.6)\n", &r);
+    check_exited(&r, 0);
+    TAP_CHECK_MSG(r.alive >= 2 && r.alive <= 4, "%d alive frames in 2.6 s", r.alive);
     result_free(&r);
     fx_stop(&f);
 }
@@ -1023,7 +1045,8 @@ test_request_during_and_after_run(void)
     fx_send(&f, req, NULL, 0);
     json_decref(fx_expect(&f, "started", 60));
     fx_send(&f,
-            json_pack("{s:s, s:i, s:i, s:i}", "type", "hello", "id", 61, "proto", 1, "time_ns", 1),
+            json_pack("{s:s, s:i, s:i, s:i}", "type", "hello", "id", 61, "proto",
+                      WIRE_PROTO_VERSION, "time_ns", 1),
             NULL, 0);
     while (!got_exit) {
         fx_recv(&f, &fr);
@@ -1034,7 +1057,7 @@ test_request_during_and_after_run(void)
         } else if (strcmp(fr.type, "exit") == 0) {
             TAP_CHECK_INT_EQ(wire_get_int(fr.header, "exit_code", -1), 0);
             got_exit = 1;
-        } else {
+        } else if (strcmp(fr.type, "alive") != 0) {
             TAP_CHECK_STR_EQ(fr.type, "output");
         }
         wire_frame_clear(&fr);
@@ -1108,6 +1131,7 @@ static const struct tap_test tests[] = {
     TAP_TEST(test_multi_chunk_file),
     TAP_TEST(test_env),
     TAP_TEST(test_streaming),
+    TAP_TEST(test_alive_while_running),
     TAP_TEST(test_output_cap),
     TAP_TEST(test_output_uncapped_large),
     TAP_TEST(test_binary_output),

@@ -15,6 +15,9 @@ VMRUN=${VMRUN:-$root/build/vmrun}
 # `vmrun diff` as a command prefix ("build/vmrun diff", or a scratch binary)
 VDIFF=${VMRUN_DIFF:-"$VMRUN diff"}
 W=$(mktemp -d /tmp/vmrun-difftest.XXXXXX)
+# QEMU runs under a uid of its own when vmrun is root: it must be able to
+# walk to the overlays and sockets below $W (docs/security.md)
+chmod 711 "$W"
 [[ -n ${VMRUN_DIFF_KEEP:-} ]] || trap 'rm -rf "$W"' EXIT
 export LIBGUESTFS_BACKEND=direct
 # guestfish (test set-up only) needs TCG forced where KVM cannot run a stock

@@ -55,6 +55,7 @@ fuzz_reply_parse(const json_t *header, int import_mode)
     case RUN_SIGNALED: FUZZ_CHECK(e.signal >= 1 && e.signal <= 64 && e.exit_code == -1); break;
     case RUN_OOM: FUZZ_CHECK(e.signal == 9 && e.exit_code == -1); break;
     case RUN_TIMEOUT:
+    case RUN_DISK_LIMIT:
     case RUN_ERROR:
     default: FUZZ_CHECK(!"the guest cannot claim a timeout or an error"); break;
     }

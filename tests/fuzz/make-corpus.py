@@ -303,6 +303,281 @@ def cli_seeds():
     }
 
 
+SEP = b"\n==\n"  # FUZZ_SEP in tests/fuzz/fuzz.h
+
+
+def parts(*ps):
+    return SEP.join(p.encode() if isinstance(p, str) else p for p in ps)
+
+
+def channel_seeds():
+    def setup(noise=0, big=False, byte=b"x"):
+        return struct.pack(">H", noise) + (b"\x01" if big else b"\x00") + byte
+
+    hello = frame({"type": "hello", "id": 1, "proto": 2, "agent": "0.2.0", "root": "/dev/vda"})
+    session = b"".join([
+        hello,
+        frame({"type": "ok", "id": 2}),
+        frame({"type": "started", "id": 3, "pid": 7}),
+        frame({"type": "output", "id": 3, "stream": "stdout"}, b"hi\n" * 30),
+        frame({"type": "exit", "id": 3, "status": "exited", "exit_code": 0})])
+    return {
+        "session": setup() + session,
+        "hello-only": setup() + hello,
+        "noise-console": setup(200, byte=b"\r") + b"[    0.000000] Linux version\n" + session,
+        "noise-at-cap": setup(0, big=True) + hello,
+        "noise-past-cap": setup(1, big=True) + hello,
+        "noise-just-under": setup(65535 - 3) + b"VRM" + hello,
+        "noise-magic-bytes": setup(3000, byte=b"V") + hello,
+        "not-hello-first": setup() + frame({"type": "ok", "id": 2}) + hello,
+        "error-first": setup(10) + frame({"type": "error", "id": 0, "message": "no python3"}),
+        "junk-after-hello": setup() + hello + b"junk" + frame({"type": "ok", "id": 2}),
+        "bad-frame-after-hello": setup() + hello + frame(b"[1]"),
+        "half-frame-before-hello": setup() + frame({"type": "output", "id": 1}, b"abc")[:15]
+        + hello,
+        "claims-max-then-eof": setup() + hello + b"VRMF" + struct.pack(">II", 65536, 1048576),
+        "eof-mid-frame": setup() + session[:-5],
+        "big-body": setup() + hello + frame({"type": "output", "id": 3, "stream": "stderr"},
+                                            bytes(range(256)) * 12),
+        "no-setup": b"VR",
+    }
+
+
+def diffpath_seeds():
+    return {
+        "plain": b"/usr/bin/python3",
+        "root": b"/",
+        "empty": b"",
+        "newline": b"/tmp/a\nb",
+        "control": b"/tmp/\x1b[31mred",
+        "del": b"/x\x7f",
+        "latin1": "/tmp/caf\u00e9".encode("latin-1"),
+        "utf8": "/tmp/caf\u00e9/\u4e2d/\U0001f600".encode(),
+        "surrogate": b"/tmp/\xed\xa0\x80",
+        "overlong": b"/tmp/\xc0\xaf",
+        "backslash": b"/a\\x41",
+        "dotdot": b"/a/../b",
+        "dot": b"/a/./b",
+        "double-slash": b"//a",
+        "trailing-slash": b"/a/",
+        "relative": b"a/b",
+        "long": b"/" + b"a/" * 2047 + b"b",
+        "too-long": b"/" + b"x" * 4096,
+        "nul-inside": b"/a\x00b",
+        "pattern-star": b"/tmp/*\x00/tmp/x/y",
+        "pattern-dir": b"/tmp\x00/tmp/sub/file",
+        "pattern-class": b"/[a-c]?\x00/bz",
+        "pattern-escape": b"/a\\*\x00/a*",
+        "pattern-unterminated": b"/[a\x00/[a",
+        "pattern-noslash": b"*\x00/anything",
+        "json-plain": b'{"path":"/etc/passwd"}',
+        "json-base64": b'{"path":"/tmp/\xef\xbf\xbd","path_base64":"L3RtcC//"}',
+        "json-base64-padded": b'{"path":"x","path_base64":"L2E="}',
+        "json-base64-newline": b'{"path":"x","path_base64":"L2E=\\n"}',
+        "json-base64-space": b'{"path":"x","path_base64":"  L2E="}',
+        "json-base64-bad": b'{"path":"x","path_base64":"L2E"}',
+        "json-base64-inner-pad": b'{"path":"x","path_base64":"L2==L2E="}',
+        "json-base64-dash": b'{"path":"x","path_base64":"L2E=-"}',
+        "json-base64-number": b'{"path":"x","path_base64":5}',
+        "json-path-number": b'{"path":5}',
+    }
+
+
+def diffimg_seeds():
+    extent = '{ "start": %d, "length": 65536, "depth": %d, "present": true, "zero": false, ' \
+             '"data": true, "offset": 327680}'
+    info = {"virtual-size": 1073741824, "filename": "overlay.qcow2", "cluster-size": 65536,
+            "format": "qcow2", "actual-size": 200704, "full-backing-filename": "/img/base.qcow2",
+            "backing-filename": "/img/base.qcow2", "backing-filename-format": "qcow2",
+            "dirty-flag": False, "format-specific": {"type": "qcow2", "data": {
+                "compat": "1.1", "compression-type": "zlib", "lazy-refcounts": False,
+                "refcount-bits": 16, "corrupt": False, "extended-l2": False}}}
+    return {
+        "map-written": ("[" + ",\n".join(extent % (i * 65536, d) for i, d in
+                                         enumerate([1, 0, 1])) + "]\n").encode(),
+        "map-unwritten": ("[" + extent % (0, 1) + "]\n").encode(),
+        "map-empty": b"[]",
+        "map-depth-10": ("[" + extent % (0, 10) + "]").encode(),
+        "map-depth-00": b'[{"depth": 00}]',
+        "map-depth-tab": b'[{"depth":\t0}]',
+        "map-depth-space-colon": b'[{"depth" : 0}]',
+        "map-depth-real": b'[{"depth": 0.0}]',
+        "map-depth-neg": b'[{"depth": -0}]',
+        "map-key-in-string": b'[{"x": "\\"depth\\": 0"}]',
+        "map-cut": b'[{"depth": ',
+        "map-cut-0": b'[{"depth": 0',
+        "info": json.dumps(info, indent=4).encode(),
+        "info-raw": json.dumps(dict(info, format="raw")).encode(),
+        "info-no-backing": json.dumps({"format": "qcow2", "virtual-size": 1}).encode(),
+        "info-backing-number": json.dumps(dict(info, **{"full-backing-filename": 1})).encode(),
+        "info-array": b'["qcow2"]',
+        "info-cut": json.dumps(info).encode()[:100],
+        "info-dup": b'{"format":"raw","format":"qcow2"}',
+        "info-utf8": b'{"format":"qcow2","full-backing-filename":"/img/\xff"}',
+    }
+
+
+def fnv(b):
+    h = 0xcbf29ce484222325
+    for c in b:
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def fake_name(prefix, kind):
+    """The first prefix+N whose stat in fuzz_diff's fake appliance has this type
+    (fuzz_diff_stat: FNV-1a of the path, modulo 16)."""
+    want = {"file": range(0, 8), "dir": range(8, 12), "symlink": range(12, 14)}[kind]
+    n = 0
+    while fnv(("%s%d" % (prefix, n)).encode()) % 16 not in want:
+        n += 1
+    return "%s%d" % (prefix, n)
+
+
+def diff_seeds():
+    def opts(mode=0, times=False, extract=False, kvm=False, root=False, allow=False, raw=False,
+             max_entries=255, limit=255):
+        f = mode | times << 2 | extract << 3 | kvm << 4 | root << 5 | allow << 6 | raw << 7
+        return bytes([f, max_entries, limit])
+
+    def names(*ns):
+        return b"\x00".join(n.encode() if isinstance(n, str) else n for n in ns) + b"\x00"
+
+    def seed(o=None, root=b"", allow=b"", info=b"", qmap=b"", partitions=b"", la=b"", lb=b"",
+             call=b"", stat=b"", walk=b"", hash=b"", text=b"e"):
+        return parts(o or opts(), root, allow, info, qmap, partitions, la, lb, call, stat, walk,
+                     hash, text)
+
+    out = fake_name("/tmp/out", "dir")
+    files = [fake_name(out + "/f%d-" % i, "file") for i in range(10)]
+    link = fake_name("/etc/l", "symlink")
+    base = ["/etc", "/etc/passwd", "/etc/hosts", link, "/usr", "/usr/bin", "/usr/bin/python3",
+            "/usr/lib", "/usr/lib/libc.so", "/tmp", "/var", "/var/log", "/var/log/syslog"]
+    added = [out] + files + [out + "/new\nline", out + "/back\\slash", "/tmp/x.txt"]
+    la = names(*base)
+    lb = names(*[b for b in base if b != "/etc/hosts"], *added)
+    hostile = names("/tmp/\xff\xfe", "/tmp/\x1b[2J", "/a/../../etc", "//double", "/tmp/",
+                    "relative", "", "/" + "d/" * 300 + "f")
+    # one stat byte per record: base tree first, then the overlay's
+    n_a = len(base) + 1
+    changed = bytes([0] * n_a + [1, 2, 4, 8, 16, 32, 64, 8 | 16, 32 | 8])
+    # setup calls before the overlay is mounted (kvm off, no --root):
+    # info, map, create, 6 settings, 2 drives, launch, 2 mountpoints, mount /a, lstatns python3
+    before_b = 16
+    sums = ("0" * 64 + "  ./" + out[5:] + "/f0\n" + "g" * 64 + "  ./x\n"
+            + "\\" + "1" * 64 + "  ./a\\\n" + "\\" * 70 + "\n").encode()
+    return {
+        "full": seed(la=la, lb=lb),
+        "meta": seed(opts(mode=1), la=la, lb=lb, stat=changed),
+        "none": seed(opts(mode=3), la=la, lb=lb),
+        "times": seed(opts(times=True), la=la, lb=lb, stat=changed),
+        "changed": seed(la=la, lb=lb, stat=changed),
+        "hostile-stat": seed(la=la, lb=lb, stat=bytes([0] * n_a + [128, 129, 130, 131, 255])),
+        "extract": seed(opts(extract=True, limit=40), la=la, lb=lb + hostile),
+        "extract-deep": seed(opts(extract=True), la=la, lb=names("/" + "a/" * 2000 + "f")),
+        "allow": seed(opts(allow=True, max_entries=3), allow=names("/tmp", "/var/*"), la=la,
+                      lb=lb),
+        "allow-max0": seed(opts(allow=True, max_entries=0), allow=names("/nowhere"), la=la,
+                           lb=lb),
+        "root": seed(opts(root=True), root=b"/dev/vda2", la=la, lb=lb),
+        "root-bad": seed(opts(root=True), root=b"/dev/vda999999999999999999", la=la, lb=lb),
+        "partitions": seed(partitions=names("/dev/sda1", "/dev/sda2"), la=la, lb=lb,
+                           call=bytes([0] * 14 + [1])),
+        "partnum-hostile": seed(partitions=names("/dev/sda", "/dev/sdb7"), la=la, lb=lb,
+                                call=bytes([0] * 14 + [1, 0, 0, 0, 4])),
+        "unreadable": seed(opts(allow=True), allow=names("/tmp"), la=la, lb=lb,
+                           call=bytes([0] * before_b + [1]), text=b"mount: wrong fs type \xff"),
+        "unchanged": seed(qmap=b"[]", la=la, lb=lb),
+        "info-other-base": seed(info=b'{"format":"qcow2","full-backing-filename":"/etc/hostname",'
+                                b'"backing-filename-format":"qcow2"}', la=la, lb=lb),
+        "info-no-pin": seed(info=b'{"format":"qcow2","full-backing-filename":"@BASE@"}', la=la,
+                            lb=lb),
+        "info-raw-base": seed(opts(raw=True), la=la, lb=lb),
+        "qemu-img-fails": seed(la=la, lb=lb, call=b"\x02", text=b"qemu-img: Could not open"),
+        "map-capped": seed(qmap=b"[]", la=la, lb=lb, call=b"\x00\x03"),
+        "hostile-names": seed(la=la, lb=la + hostile),
+        "stat-count": seed(la=la, lb=lb, walk=b"\x00\x02"),
+        "stat-count-more": seed(la=la, lb=lb, walk=b"\x00\x03"),
+        "links-short": seed(la=la, lb=lb, walk=bytes([0] * 8 + [2, 2, 2, 2])),
+        "links-hostile": seed(la=la, lb=lb + names(fake_name("/tmp/l", "symlink")),
+                              walk=bytes([0] * 8 + [4, 4, 5, 5]),
+                              text=names("\xff\xfe", "x" * 5000, "/etc/../../root")),
+        "checksum-hostile": seed(la=la, lb=lb, stat=changed, hash=bytes([2] * 20),
+                                 text=names("zz", "\xff" * 70, "A" * 64, "0" * 64 + "\n")),
+        "checksum-differs": seed(la=la, lb=lb, stat=bytes([0] * n_a + [8] * 10),
+                                 hash=bytes([3] * 20)),
+        "checksums-out-hostile": seed(la=la, lb=lb, hash=bytes([0, 2]), text=sums),
+        "checksums-out-only": seed(la=la, lb=lb, hash=bytes([0, 3]), text=sums),
+        "empty-lists": seed(),
+        "unterminated-list": seed(la=b"/a", lb=b"/a\x00/b"),
+        "list-dup-root": seed(la=names("/", "/", "/x"), lb=names("/", "/x", "/x", "/x/")),
+    }
+
+
+def report_build_seeds():
+    def flags(status=0, import_mode=False, fail=False, usage=True, image_path=True,
+              usage_error=False, diff_error=False, raw=False, kvm=False, code=0):
+        f1 = raw | import_mode << 1 | fail << 2 | kvm << 3 | usage << 4 | image_path << 5 \
+            | usage_error << 6 | diff_error << 7
+        return bytes([status, f1, code, 1, 0])
+
+    changes = {"status": "compared", "method": "walk", "mode": "full", "root_device": "/dev/vda",
+               "error": None, "max_entries": 10000,
+               "added": [{"path": "/tmp/\ufffd", "path_base64": "L3RtcC//", "type": "file",
+                          "size": 3, "mode": 420, "uid": 0, "gid": 0, "sha256": None}],
+               "deleted": [], "modified": [{"path": "/etc/hosts", "type": "file", "size": 1,
+                                            "mode": 420, "uid": 0, "gid": 0,
+                                            "old": {"type": "file"},
+                                            "changed": ["content", "size"]}],
+               "metadata": [], "counts": {"added": 1, "deleted": 0, "modified": 1,
+                                          "metadata": 0},
+               "total": 2, "truncated": False, "violations": [{"path": "/etc/hosts",
+                                                               "change": "modified"}],
+               "violations_total": 1, "extract": None, "elapsed_ms": 12}
+    cj = json.dumps(changes).encode()
+    many = dict(changes, added=[{"path": "/f%d" % i, "type": "file"} for i in range(25)])
+    hostile = dict(changes, added=[{"path": "/a", "type": "\u001b[2Jfile\n"},
+                                   {"path_base64": "L2EKYg==", "type": None},
+                                   {"path": 7, "type": "dir"}],
+                   modified=[{"path": "/m", "type": "file", "changed": ["x\ny", 3, None]}])
+    return {
+        "exited": parts(flags(), "mod.py", "/img/base.qcow2", "0.2.0", "/dev/vda",
+                        "/usr/share/vmrun/vmlinux", "", "", "", "hello\n", "", "", cj),
+        "error-infra": parts(flags(status=4), "m.py", "img", "", "", "", "", "the guest agent "
+                             "reported an error: \xff\xfe", "", "", ""),
+        "error-usage": parts(flags(status=4, usage_error=True), "m.py", "img", "", "", "", "",
+                             "cannot read '/tmp/\xff'", "", "", ""),
+        "signaled": parts(flags(status=1, code=8), "m", "i", "v", "r"),
+        "timeout": parts(flags(status=2, import_mode=True), "m", "i", "", "", "", "", "", "",
+                         "partial", "", '{"outcome":"timeout"}'),
+        "oom": parts(flags(status=3), "m", "i"),
+        "import": parts(flags(import_mode=True, code=1), "m.py", "i", "", "", "", "", "", "", "",
+                        "Traceback\n", '{"outcome":"raised","exception":"ValueError",'
+                        '"traceback":"x"}'),
+        "agent-cut-utf8": parts(flags(), "m", "i", "v" * 63 + "\u00e9", "/dev/" + "\u20ac" * 20),
+        "module-not-utf8": parts(flags(), b"/tmp/mod\xff.py", b"/img/\xc3(", "", "",
+                                 b"/k\xfe", b"/o\xed\xa0\x80"),
+        "diff-error": parts(flags(diff_error=True), "m", "i", "", "", "", "", "",
+                            b"overlay '/tmp/\xff' is not a readable qcow2 image"),
+        "violations": parts(flags(fail=True), "m", "i", "", "", "", "", "", "", "", "", "", cj),
+        "violations-unlisted": parts(flags(fail=True), "m", "i", "", "", "", "", "", "", "", "",
+                                     "", json.dumps(dict(changes, violations=[],
+                                                         max_entries=0)).encode()),
+        "changes-many": parts(flags(), "m", "i", "", "", "", "", "", "", "", "", "",
+                              json.dumps(many).encode()),
+        "changes-hostile": parts(flags(), "m", "i", "", "", "", "", "", "", "", "", "",
+                                 json.dumps(hostile).encode()),
+        "changes-unreadable": parts(flags(), "m", "i", "", "", "", "", "", "", "", "", "",
+                                    b'{"status":"unreadable","error":"bad\\u0007fs\\n"}'),
+        "changes-unreadable-null": parts(flags(), "m", "i", "", "", "", "", "", "", "", "", "",
+                                         b'{"status":"unreadable","error":null}'),
+        "changes-skipped": parts(flags(), "m", "i", "", "", "", "", "", "", "", "", "",
+                                 b'{"status":"skipped"}'),
+        "stdout-binary": parts(flags(), "m", "i", "", "", "", "", "", "", bytes(range(256)),
+                               b"\x00\x00"),
+    }
+
+
 def write(base, name, seeds):
     d = os.path.join(base, name)
     os.makedirs(d, exist_ok=True)
@@ -322,6 +597,11 @@ def main():
     write(base, "fuzz_report", report_seeds())
     write(base, "fuzz_cli", cli_seeds())
     write(base, "fuzz_reply", reply_seeds())
+    write(base, "fuzz_channel", channel_seeds())
+    write(base, "fuzz_diffpath", diffpath_seeds())
+    write(base, "fuzz_diffimg", diffimg_seeds())
+    write(base, "fuzz_diff", diff_seeds())
+    write(base, "fuzz_report_build", report_build_seeds())
 
 
 if __name__ == "__main__":

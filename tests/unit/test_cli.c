@@ -100,6 +100,47 @@ test_bad_values(void)
 }
 
 static void
+test_limits_options(void)
+{
+    struct vr_options o;
+    struct vr_error *e = NULL;
+
+    TAP_CHECK_INT_EQ(({
+                         ARGS("img", "m.py");
+                         PARSE(&o, &e);
+                     }),
+                     0);
+    TAP_CHECK_INT_EQ(o.disk_limit, 0); /* 0: the image's virtual size, worked out by run.c */
+    TAP_CHECK(o.agent_timeout_s == 10);
+    cli_options_free(&o);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--disk-limit", "64M", "--agent-timeout", "2.5", "img", "m.py");
+                         PARSE(&o, &e);
+                     }),
+                     0);
+    TAP_CHECK_INT_EQ(o.disk_limit, 64LL << 20);
+    TAP_CHECK(o.agent_timeout_s == 2.5);
+    cli_options_free(&o);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--disk-limit", "1000", "img", "m.py");
+                         PARSE(&o, &e);
+                     }),
+                     -1);
+    TAP_CHECK_STR_CONTAINS(e->message, "--disk-limit must be a size of at least 1M");
+    vr_error_free(e);
+    e = NULL;
+    cli_options_free(&o);
+    TAP_CHECK_INT_EQ(({
+                         ARGS("--agent-timeout", "0", "img", "m.py");
+                         PARSE(&o, &e);
+                     }),
+                     -1);
+    TAP_CHECK_STR_CONTAINS(e->message, "--agent-timeout");
+    vr_error_free(e);
+    cli_options_free(&o);
+}
+
+static void
 test_missing_operands_and_unknown(void)
 {
     struct vr_options o;
@@ -182,6 +223,7 @@ static const struct tap_test tests[] = {
     TAP_TEST(test_dashdash),
     TAP_TEST(test_bad_values),
     TAP_TEST(test_missing_operands_and_unknown),
+    TAP_TEST(test_limits_options),
     TAP_TEST(test_help_version),
     TAP_TEST(test_sizes),
 };

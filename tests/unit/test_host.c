@@ -61,6 +61,9 @@ test_exit_status(void)
     TAP_CHECK_INT_EQ(report_exit_status(&r), 137);
     r.status = RUN_TIMEOUT;
     TAP_CHECK_INT_EQ(report_exit_status(&r), 124);
+    r.status = RUN_DISK_LIMIT;
+    TAP_CHECK_INT_EQ(report_exit_status(&r), 153);
+    TAP_CHECK_STR_EQ(report_status_name(r.status), "disk_limit");
     r.status = RUN_ERROR;
     TAP_CHECK_INT_EQ(report_exit_status(&r), 125);
     r.interrupted = 2;
@@ -95,6 +98,31 @@ test_report_schema(void)
         json_string_value(json_object_get(json_object_get(j, "error"), "message")), "\xef\xbf\xbd");
     TAP_CHECK(json_is_object(json_object_get(j, "timings")));
     TAP_CHECK(json_is_object(json_object_get(j, "image")));
+    /* no VM process: confinement members are null, not made up */
+    TAP_CHECK(json_is_null(json_object_get(json_object_get(j, "confinement"), "qemu")));
+    TAP_CHECK(
+        json_is_null(json_object_get(json_object_get(j, "confinement"), "memory_limit_bytes")));
+    json_decref(j);
+    r.confinement = (struct run_confinement){
+        .qemu = {.valid = 1,
+                 .uid = 788529153,
+                 .gid = 788529153,
+                 .caps_none = 1,
+                 .no_new_privs = 1,
+                 .seccomp_mode = 2,
+                 .own_mount_ns = 1},
+        .cpu_quota_us = 100000,
+        .cpu_period_us = 100000,
+        .memory_limit_bytes = 1ULL << 30,
+        .disk_limit_bytes = 2ULL << 30,
+    };
+    j = report_build(&o, &r);
+    json_t *cn = json_object_get(j, "confinement");
+    TAP_CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(cn, "qemu"), "uid")),
+                     788529153);
+    TAP_CHECK(json_is_true(json_object_get(json_object_get(cn, "qemu"), "seccomp")));
+    TAP_CHECK_INT_EQ(json_integer_value(json_object_get(cn, "disk_limit_bytes")), 2LL << 30);
+    TAP_CHECK_INT_EQ(json_integer_value(json_object_get(cn, "cpu_quota_us")), 100000);
     json_decref(j);
 }
 
@@ -173,6 +201,20 @@ test_domain_xml(void)
     /* no network device of any kind */
     TAP_CHECK(strstr(xml, "<interface") == NULL);
     TAP_CHECK(strstr(xml, "a'b") == NULL);
+    /* host-side disk errors stop the VM instead of reaching the guest */
+    TAP_CHECK_STR_CONTAINS(xml, "error_policy='stop' rerror_policy='stop'");
+    TAP_CHECK(strstr(xml, "<cputune>") == NULL);
+    TAP_CHECK(strstr(xml, "<memballoon model='none'/>") != NULL);
+    TAP_CHECK(strstr(xml, "<seclabel") == NULL);
+    free(xml);
+    c.cpu_quota_us = 2 * DOMAIN_CPU_PERIOD_US;
+    c.qemu_uid = 788529159;
+    c.qemu_gid = 788529159;
+    xml = domain_xml(&c);
+    TAP_CHECK_STR_CONTAINS(xml, "<global_period>100000</global_period>");
+    TAP_CHECK_STR_CONTAINS(xml, "<global_quota>200000</global_quota>");
+    TAP_CHECK_STR_CONTAINS(xml, "<seclabel type='static' model='dac' relabel='no'>");
+    TAP_CHECK_STR_CONTAINS(xml, "<label>+788529159:+788529159</label>");
     free(xml);
     c.kvm = 1;
     xml = domain_xml(&c);

@@ -7,44 +7,9 @@
 # subshell with `set -e`, its output captured and shown only on failure. The
 # output is TAP and ends with "N passed, N failed". Arguments select tests
 # whose name contains one of them. Boots cost seconds under TCG, so tests
-# share work where it does not blur what they check.
-set -uo pipefail
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VMRUN=${VMRUN:-$root/build/vmrun}
-IMAGE=$(readlink -f "${VMRUN_TEST_IMAGE:-$root/build/images/default.qcow2}")
-TESTIMG=${VMRUN_TEST_IMAGES:-$root/build/images/test}
-W=$(mktemp -d /tmp/vmrun-vmtest.XXXXXX)
-export VMRUN_STATE_DIR=$W/state VMRUN_RUNTIME_DIR=$W/rt
-trap 'rm -rf "$W"' EXIT
-
-# ---- helpers ----------------------------------------------------------------
-fail() { echo "FAIL: $*"; exit 1; }
-# vr NAME [vmrun args...]: run vmrun with a report in $W/NAME.json; stdout to
-# $W/NAME.out, stderr to $W/NAME.err; sets $rc. The disk diff (a libguestfs
-# appliance, ~15 s under TCG) is off unless the test asks for it with --diff.
-vr() {
-    local name=$1; shift
-    rc=0
-    "$VMRUN" --report "$W/$name.json" --diff none "$@" >"$W/$name.out" 2>"$W/$name.err" </dev/null || rc=$?
-    echo "vmrun $* -> exit $rc"
-    sed 's/^/  stderr: /' "$W/$name.err" | head -20
-}
-# j NAME FILTER: jq on the report
-j() { jq -r "$2" "$W/$1.json"; }
-mod() { cat >"$W/$1"; echo "$W/$1"; }
-expect_eq() { [[ "$1" == "$2" ]] || fail "expected '$2', got '$1' ${3:-}"; }
-qemu_of() { pgrep -f "guest=$1" || true; }
-no_qemu_left() {
-    local left
-    left=$(pgrep -af 'qemu-system.*guest=vmrun-' | grep -F "$VMRUN_RUNTIME_DIR" || true)
-    [[ -z $left ]] || fail "QEMU left running: $left"
-}
-no_run_dirs_left() {
-    local n
-    n=$({ find "$VMRUN_RUNTIME_DIR" "$VMRUN_STATE_DIR/overlays" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l)
-    expect_eq "$n" 0 "(run directories or overlays left behind)"
-}
+# share work where it does not blur what they check. Helpers and the runner
+# are in lib.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---- tests ------------------------------------------------------------------
 test_hello_world() {
@@ -484,31 +449,164 @@ EOF
     no_run_dirs_left
 }
 
-# ---- runner -----------------------------------------------------------------
-[[ -x $VMRUN ]] || { echo "vmrun not built: $VMRUN" >&2; exit 1; }
-[[ -f $IMAGE ]] || { echo "test image missing: $IMAGE (make image)" >&2; exit 1; }
-mapfile -t all < <(declare -F | awk '{print $3}' | grep '^test_')
-selected=()
-for t in "${all[@]}"; do
-    if [[ $# -eq 0 ]]; then selected+=("$t"); continue; fi
-    for pat in "$@"; do [[ $t == *"$pat"* ]] && { selected+=("$t"); break; }; done
-done
-echo "1..${#selected[@]}"
-pass=0 failed=0 n=0
-for t in "${selected[@]}"; do
-    n=$((n + 1))
-    t0=$(date +%s.%N)
-    # Not inside `if`: there bash would ignore set -e in the test body.
-    (set -e; "$t") >"$W/test.log" 2>&1
-    st=$?
-    if [[ $st -eq 0 ]]; then
-        pass=$((pass + 1))
-        printf 'ok %d - %s (%.1f s)\n' "$n" "$t" "$(echo "$(date +%s.%N) - $t0" | bc)"
-    else
-        failed=$((failed + 1))
-        printf 'not ok %d - %s\n' "$n" "$t"
-        sed 's/^/# /' "$W/test.log"
+# vmrun doctor on the host that runs these tests: what the other tests need must
+# pass; which accelerator works is only reported (KVM or TCG), never required.
+# One guest boot, no libguestfs appliance. Then a host without QEMU: exit 1 and
+# the fix names the package.
+test_doctor() {
+    rc=0
+    "$VMRUN" doctor --json --no-appliance >"$W/doctor.json" 2>"$W/doctor.err" || rc=$?
+    cat "$W/doctor.err"
+    jq -c '.checks[] | {name, status, detail}' "$W/doctor.json" || fail "not JSON"
+    expect_eq "$rc" 0
+    expect_eq "$(j doctor .ok)" true
+    local c
+    for c in qemu qemu-img kernel initramfs libvirt; do
+        expect_eq "$(j doctor ".checks[] | select(.name == \"$c\") | .status")" ok "(check $c)"
+    done
+    [[ "$(j doctor .accel)" == kvm || "$(j doctor .accel)" == tcg ]] || fail "accel not reported"
+    [[ "$(j doctor '.boot_ms > 0')" == true ]] || fail "no boot time"
+    [[ "$(j doctor '.checks[] | select(.name == "accel") | .status')" =~ ^(ok|warn)$ ]] ||
+        fail "accel check failed"
+    if [[ "$(j doctor .accel)" == tcg ]]; then
+        j doctor '.checks[] | select(.name == "accel") | .detail' | grep -q "measured here" ||
+            fail "the TCG boot time is not reported"
     fi
-done
-echo "$pass passed, $failed failed"
-[[ $failed -eq 0 ]]
+    expect_eq "$(j doctor '.checks[] | select(.name == "libguestfs") | .status')" skip
+    no_run_dirs_left
+
+    rc=0
+    env PATH=/nonexistent "$VMRUN" doctor --json --no-appliance >"$W/noqemu.json" || rc=$?
+    expect_eq "$rc" 1 "(no QEMU: vmrun cannot run)"
+    expect_eq "$(j noqemu .ok)" false
+    expect_eq "$(j noqemu '.checks[] | select(.name == "qemu") | .status')" fail
+    j noqemu '.checks[] | select(.name == "qemu") | .fix' | grep -q "apt-get install qemu-system-x86" ||
+        fail "the fix does not name qemu-system-x86"
+    rc=0
+    env PATH=/nonexistent "$VMRUN" doctor --no-appliance >"$W/noqemu.txt" || rc=$?
+    expect_eq "$rc" 1
+    grep -q "fix: apt-get install qemu-system-x86" "$W/noqemu.txt" || fail "no fix in the table"
+    grep -q "vmrun cannot run here" "$W/noqemu.txt" || fail "no verdict in the table"
+    rc=0
+    "$VMRUN" doctor --bogus >/dev/null 2>&1 || rc=$?
+    expect_eq "$rc" 2
+}
+
+# QEMU is confined, and the report says so only because the kernel does: the
+# checks below read /proc and the cgroup files of the live QEMU themselves.
+test_qemu_confined() {
+    local m pid name uid gid st cg lim
+    m=$(mod confined.py <<'EOF'
+import time
+print("up", flush=True)
+time.sleep(4)
+EOF
+)
+    vr_bg confined "$IMAGE" --memory 256 "$m"
+    wait_output confined up
+    name=$(run_names | head -1)
+    pid=$(qemu_of "$name")
+    [[ -n $pid ]] || fail "no QEMU for $name"
+    st=$(cat /proc/"$pid"/status)
+    uid=$(awk '/^Uid:/ {print $3}' <<<"$st")
+    echo "QEMU pid $pid, euid $uid"
+    if [[ $(id -u) == 0 ]]; then
+        [[ $uid != 0 ]] || fail "QEMU runs as root"
+        ((uid >= 0x2f000000)) || fail "QEMU uid $uid is not from vmrun's range"
+        gid=$(awk '/^Gid:/ {print $3}' <<<"$st")
+        expect_eq "$(awk '/^Groups:/ {for (i = 2; i <= NF; i++) if ($i != g) n++; print n + 0}' g="$gid" <<<"$st")" 0 "(supplementary groups)"
+        expect_eq "$(awk '/^CapEff:/ {print $2}' <<<"$st")" 0000000000000000 "(capabilities)"
+        [[ $(readlink /proc/"$pid"/ns/mnt) != $(readlink /proc/self/ns/mnt) ]] ||
+            fail "QEMU shares the host's mount namespace"
+        # the cgroup libvirt made for this VM holds the memory limit: 256 MiB
+        # of guest RAM plus vmrun's QEMU allowance
+        cg=$(awk -F: '$2 == "memory" {print $3}' /proc/"$pid"/cgroup)
+        if [[ -n $cg && -r /sys/fs/cgroup/memory$cg/memory.limit_in_bytes ]]; then
+            lim=$(cat /sys/fs/cgroup/memory"$cg"/memory.limit_in_bytes)
+        else
+            cg=$(awk -F: '$1 == "0" {print $3}' /proc/"$pid"/cgroup)
+            lim=$(cat /sys/fs/cgroup"$cg"/memory.max 2>/dev/null || cat /sys/fs/cgroup/unified"$cg"/memory.max)
+        fi
+        echo "memory cgroup $cg limit $lim"
+        [[ $lim =~ ^[0-9]+$ ]] || fail "no memory limit on QEMU's cgroup ($lim)"
+        ((lim <= (256 + 512) << 20)) || fail "memory limit $lim above guest RAM + allowance"
+    fi
+    expect_eq "$(awk '/^Seccomp:/ {print $2}' <<<"$st")" 2 "(seccomp filter)"
+    expect_eq "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" 1
+    tr '\0' ' ' </proc/"$pid"/cmdline |
+        grep -q -- '-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny' || fail "QEMU's -sandbox is not fully on: $(tr '\0' ' ' </proc/"$pid"/cmdline)"
+    tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- '-nodefaults' || fail "QEMU without -nodefaults"
+    if tr '\0' '\n' </proc/"$pid"/cmdline | grep -E 'netdev|virtio-net|usb-|-vga|-soundhw|balloon'; then
+        fail "QEMU has a device it should not"
+    fi
+    vr_wait confined
+    expect_eq "$rc" 0
+    # the report agrees with what was seen
+    expect_eq "$(j confined .confinement.qemu.uid)" "$uid"
+    expect_eq "$(j confined .confinement.qemu.seccomp)" true
+    expect_eq "$(j confined .confinement.qemu.no_new_privs)" true
+    if [[ $(id -u) == 0 ]]; then
+        expect_eq "$(j confined .confinement.qemu.capabilities_none)" true
+        expect_eq "$(j confined .confinement.cpu_quota_us)" 100000
+        expect_eq "$(j confined .confinement.memory_limit_bytes)" "$lim"
+    fi
+    [[ $(j confined '.confinement.disk_limit_bytes > 0') == true ]] || fail "no disk limit"
+    no_qemu_left
+    no_run_dirs_left
+    # the uid went back: no lock file, no process
+    [[ -z $(find "$VMRUN_RUNTIME_DIR/uids" -name '*.lock' 2>/dev/null) ]] || fail "uid lock left"
+    [[ -z $(pgrep -u "$uid" 2>/dev/null) ]] || fail "a process still runs as $uid"
+}
+
+# A base image QEMU's uid cannot read is refused before boot, with the fix.
+test_unreadable_base_refused() {
+    [[ $(id -u) == 0 ]] || { echo "# not root: QEMU is the user's own"; return 0; }
+    local m
+    m=$(mod noread.py <<'EOF'
+print("never")
+EOF
+)
+    mkdir -p "$W/private"
+    chmod 700 "$W/private"
+    cp "$IMAGE" "$W/private/base.qcow2"
+    vr noread "$W/private/base.qcow2" "$m"
+    expect_eq "$rc" 125
+    expect_eq "$(j noread .status)" error
+    expect_eq "$(j noread .error.kind)" usage
+    expect_match "$(j noread .error.message)" "cannot read the base image .*chmod o\+r"
+    rm -rf "$W/private"
+    no_qemu_left
+    no_run_dirs_left
+}
+
+# A guest that writes more than --disk-limit is stopped: status disk_limit,
+# exit 153, and the overlay on the host never passed the limit.
+test_disk_limit() {
+    local m size
+    m=$(mod fill.py <<'EOF'
+import os
+print("filling", flush=True)
+with open("/var/tmp/fill", "wb") as f:
+    block = os.urandom(1 << 20)
+    for i in range(400):
+        f.write(block)
+        if i % 16 == 0:
+            f.flush(); os.fsync(f.fileno())
+print("not stopped")
+EOF
+)
+    vr disklimit "$IMAGE" --user root --disk-limit 48M --timeout 120 --keep-overlay "$W/limited.qcow2" "$m"
+    expect_eq "$rc" 153
+    expect_eq "$(j disklimit .status)" disk_limit
+    expect_eq "$(j disklimit .confinement.disk_limit_bytes)" $((48 << 20))
+    grep -q filling "$W/disklimit.out" || fail "the module never ran"
+    ! grep -q "not stopped" "$W/disklimit.out" || fail "the module wrote 400 MiB through a 48M limit"
+    size=$(stat -c %s "$W/limited.qcow2")
+    echo "overlay $size bytes"
+    ((size <= 48 << 20)) || fail "the overlay grew to $size bytes"
+    rm -f "$W/limited.qcow2"
+    no_qemu_left
+    no_run_dirs_left
+}
+
+vm_run_tests "$@"
