@@ -102,9 +102,9 @@ domain_xml(const struct domain_config *c)
     fputs("      <target type='virtio' name='org.vmrun.agent.0'/>\n"
           "    </channel>\n",
           f);
-    if (c->console_log) {
-        fputs("    <serial type='file'>\n", f);
-        domain_put_attr_elem(f, "      <source path='", c->console_log, "'/>\n");
+    if (c->console_socket) {
+        fputs("    <serial type='unix'>\n", f);
+        domain_put_attr_elem(f, "      <source mode='connect' path='", c->console_socket, "'/>\n");
         fputs("      <target port='0'/>\n    </serial>\n", f);
     }
     fprintf(f,

@@ -2,7 +2,7 @@
 /*
  * domain: the libvirt side of a run. Builds the transient domain's XML (a
  * microVM with no network device at all: one virtio-blk overlay disk, one
- * virtio-serial port for the agent, a virtio RNG, a serial console to a file)
+ * virtio-serial port for the agent, a virtio RNG, a serial console to a socket)
  * and starts and destroys it.
  */
 #ifndef VMRUN_DOMAIN_H
@@ -21,7 +21,7 @@ struct domain_config {
     const char *overlay;           /* qcow2, backed by base */
     const struct image_info *base; /* read-only backing image */
     const char *channel_socket;    /* vmrun listens, QEMU connects */
-    const char *console_log;       /* guest serial console, or NULL */
+    const char *console_socket;    /* guest serial console: vmrun listens, or NULL */
     const char *emulator;          /* QEMU binary, or NULL for libvirt's default */
     unsigned memory_mib;
     unsigned cpus;

@@ -54,6 +54,7 @@
 #include "cleanup.h"
 #include "command.h"
 #include "confine.h"
+#include "console.h"
 #include "deadline.h"
 #include "domain.h"
 #include "fileio.h"
@@ -66,6 +67,10 @@
 
 #define RUN_FILE_TOTAL_MAX (256ULL << 20) /* module + inputs + stdin */
 #define RUN_LOG_TAIL 8192
+/* A guest flooding its serial console arrives in tiny writes; reading them as
+ * they come would cost vmrun a core. Unread, they wait in the socket and the
+ * guest's UART waits for them. */
+#define RUN_CONSOLE_NS (100 * 1000 * 1000)
 #define RUN_STDIN_NAME ".vmrun-stdin"
 
 struct run_file {
@@ -100,6 +105,8 @@ struct run_ctx {
     struct confine cf;
     struct domain_io_watch iow; /* host-side disk errors, signalled on iow.notify_fd */
     struct channel ch;
+    struct console con;
+    int64_t con_next; /* the console is read at most every RUN_CONSOLE_NS */
     virConnectPtr conn;
     virDomainPtr dom;
     pid_t qemu_pid;
@@ -270,7 +277,7 @@ run_make_dirs(struct run_ctx *c)
     if (mkdir(c->run_dir, c->cf.active ? 0711 : 0700) < 0)
         return vr_fail(&c->err, errno, "cannot create the run directory '%s'", c->run_dir);
     if (asprintf(&c->socket_path, "%s/agent.sock", c->run_dir) < 0 ||
-        asprintf(&c->console_path, "%s/console.log", c->run_dir) < 0 ||
+        asprintf(&c->console_path, "%s/console.sock", c->run_dir) < 0 ||
         asprintf(&c->embed_root, "%s/libvirt", c->run_dir) < 0)
         return vr_fail(&c->err, ENOMEM, "cannot build paths");
     if (c->o->keep_overlay) {
@@ -519,9 +526,11 @@ static int
 run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
 {
     for (;;) {
-        struct pollfd p[3] = {{.fd = c->ch.fd, .events = POLLIN},
-                              {.fd = c->sigfd, .events = POLLIN},
-                              {.fd = c->iow.notify_fd, .events = POLLIN}};
+        struct pollfd p[4] = {
+            {.fd = c->ch.fd, .events = POLLIN},
+            {.fd = c->sigfd, .events = POLLIN},
+            {.fd = c->iow.notify_fd, .events = POLLIN},
+            {.fd = deadline_now() >= c->con_next ? c->con.fd : -1, .events = POLLIN}};
         int r = channel_next(&c->ch, f, &c->err);
 
         if (r != 0)
@@ -530,7 +539,7 @@ run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
             return vr_fail(&c->err, 0,
                            "the VM stopped unexpectedly (the guest closed the agent port: kernel "
                            "panic, crash or power-off)");
-        r = poll(p, 3, deadline_poll_ms(deadline));
+        r = poll(p, 4, deadline_poll_ms(deadline));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -545,6 +554,10 @@ run_next_frame(struct run_ctx *c, int64_t deadline, struct wire_frame *f)
         }
         if (p[2].revents & POLLIN)
             return run_fail_io_error(c);
+        if (p[3].revents) {
+            (void)console_pump(&c->con);
+            c->con_next = deadline_now() + RUN_CONSOLE_NS;
+        }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             if (channel_pump(&c->ch, &c->err) < 0)
                 return -1;
@@ -642,7 +655,7 @@ run_start_domain(struct run_ctx *c, const char *xml)
 
     /* RLIMIT_FSIZE is inherited by QEMU, which the embedded driver forks
      * from this process: a write that would take any file QEMU writes (the
-     * overlay, the console log) past the disk limit kills it with SIGXFSZ.
+     * overlay) past the disk limit fails.
      * vmrun's own soft limit is restored as soon as QEMU exists. */
     if (cn->disk_limit_bytes && getrlimit(RLIMIT_FSIZE, &saved) == 0) {
         lim = saved;
@@ -686,6 +699,8 @@ run_start_domain(struct run_ctx *c, const char *xml)
     }
     if (c->qemu_pid > 0)
         (void)confine_inspect(c->qemu_pid, &cn->qemu);
+    /* QEMU connected its console while it started, before any guest code ran */
+    console_accept(&c->con, c->qemu_pid);
     return domain_resume(c->dom, &c->err);
 }
 
@@ -707,6 +722,8 @@ run_boot(struct run_ctx *c)
     if (!o->connect_uri && run_seed_embed_root(c) < 0)
         return -1;
     if (channel_listen(&c->ch, c->socket_path, &c->err) < 0 ||
+        console_listen(&c->con, c->console_path, &c->err) < 0 ||
+        confine_give(&c->cf, c->console_path, &c->err) < 0 ||
         confine_give(&c->cf, c->socket_path, &c->err) < 0 ||
         confine_check_access(&c->cf, c->socket_path, R_OK | W_OK, "agent socket",
                              CONFINE_FIX_VMRUN_DIR, &c->err) < 0)
@@ -719,7 +736,7 @@ run_boot(struct run_ctx *c)
         .overlay = c->overlay,
         .base = &c->res->image,
         .channel_socket = c->socket_path,
-        .console_log = c->console_path,
+        .console_socket = c->console_path,
         .memory_mib = o->memory_mib,
         .cpus = o->cpus,
         .kvm = c->res->accel_kvm,
@@ -1197,7 +1214,8 @@ run_explain_vm_end(struct run_ctx *c)
 console:
     /* The kernel's last words, when it panicked (the agent dying is one way:
      * PID 1 exiting panics the kernel). */
-    console = c->console_path ? run_read_tail(c->console_path) : NULL;
+    console_drain(&c->con);
+    console = console_text(&c->con);
     panic = console ? strstr(console, "Kernel panic - not syncing: ") : NULL;
     if (!panic)
         return;
@@ -1233,7 +1251,8 @@ run_teardown(struct run_ctx *c)
         run_diff(c);
     if (failed && c->console_path) {
         char path[4096];
-        c->res->console_text = run_read_tail(c->console_path);
+        console_drain(&c->con);
+        c->res->console_text = console_text(&c->con);
         snprintf(path, sizeof(path), "%s/log/qemu/%s.log", c->embed_root ? c->embed_root : "",
                  c->res->domain_name ? c->res->domain_name : "");
         c->res->qemu_log_text = run_read_tail(path);
@@ -1244,6 +1263,7 @@ run_teardown(struct run_ctx *c)
         unlink(c->overlay);
     if (c->reaper_started)
         reaper_finish(&c->reaper);
+    console_close(&c->con);
     /* QEMU is gone (killed and reaped above, or by the watchdog): the uid is free */
     confine_release(&c->cf);
     c->res->t.teardown_ms = deadline_ms_between(t0, deadline_now());
@@ -1267,6 +1287,7 @@ run_execute(const struct vr_options *opts, const struct run_io *io, struct run_r
     res->t = (struct run_timings){-1, -1, -1, -1, -1, -1, -1, -1, -1};
     c.t_start = deadline_now();
     channel_init(&c.ch);
+    console_init(&c.con);
     confine_init(&c.cf);
 
     /* Blocked before libvirt starts any thread, so every thread inherits it

@@ -182,7 +182,7 @@ test_domain_xml(void)
         .overlay = "/run/o.qcow2",
         .base = &base,
         .channel_socket = "/run/s",
-        .console_log = "/run/c",
+        .console_socket = "/run/c",
         .memory_mib = 256,
         .cpus = 2,
         .kvm = 0,
