@@ -110,7 +110,8 @@ FUZZ_SRCS_fuzz_reply  := orchestrator/reply.c guest-agent/wire.c
 FUZZ_SRCS_fuzz_channel  := orchestrator/channel.c orchestrator/deadline.c orchestrator/error.c \
                            guest-agent/wire.c
 FUZZ_SRCS_fuzz_diffpath := orchestrator/diffpath.c orchestrator/report.c orchestrator/error.c
-FUZZ_SRCS_fuzz_diffimg  := orchestrator/diffimg.c orchestrator/command.c orchestrator/error.c
+FUZZ_SRCS_fuzz_diffimg  := orchestrator/diffimg.c orchestrator/command.c orchestrator/deadline.c \
+                           orchestrator/error.c
 # fuzz_diff defines the libguestfs calls and command_capture itself (a fake
 # appliance and qemu-img driven by the input): no libguestfs, no command.c.
 FUZZ_SRCS_fuzz_diff     := orchestrator/diff.c orchestrator/diffcmp.c orchestrator/difftree.c \

@@ -7,11 +7,11 @@
  * kernel and initramfs found by paths.c; the accelerator that booted it is
  * the one libvirt's capabilities and the libguestfs appliance are checked
  * with. Programs (QEMU for its version and for the boots, the vmrun-diff
- * helper for the appliance) run under a CLOCK_MONOTONIC deadline in one poll
- * loop, are killed at the deadline (or as soon as the boot's marker shows)
- * and are always reaped. libvirt is checked in a temporary embedded root that
- * is removed afterwards; nothing else is written but vmrun's own state and
- * runtime directories, created as a run would.
+ * helper for the appliance) run through command.c under a CLOCK_MONOTONIC
+ * deadline, are killed at the deadline (or as soon as the boot's marker
+ * shows) and are always reaped. libvirt is checked in a temporary embedded
+ * root that is removed afterwards; nothing else is written but vmrun's own
+ * state and runtime directories, created as a run would.
  */
 #include "doctor.h"
 
@@ -29,16 +29,18 @@
 
 #include "accel.h"
 #include "cleanup.h"
+#include "command.h"
 #include "confine.h"
 #include "deadline.h"
 #include "domain.h"
 #include "fileio.h"
 #include "image.h"
 #include "paths.h"
-#include "child.h"
 
 /* How much of a failing program's output a detail quotes. */
 #define DOCTOR_TAIL 400
+/* How much of a program's standard output is kept: its end. */
+#define DOCTOR_KEEP 16384
 
 static const char doctor_qemu_fix[] = "apt-get install qemu-system-x86";
 
@@ -200,11 +202,28 @@ doctor_tail_line(const char *text, size_t len, size_t max)
 struct doctor_ctx {
     const struct doctor_options *o;
     struct doctor_report *r;
-    char *qemu;   /* qemu-system-x86_64 in PATH */
-    char *kernel; /* vmlinux */
-    char *initrd; /* initramfs.cpio */
-    struct child_result *proc;
+    char *qemu;                 /* qemu-system-x86_64 in PATH */
+    char *kernel;               /* vmlinux */
+    char *initrd;               /* initramfs.cpio */
+    struct command_result proc; /* the last program run */
 };
+
+/* Run argv (a path) for at most limit_s seconds, stdin from /dev/null, into
+ * x->proc; merge: stderr goes to its out as well. 0 whatever the program
+ * did, -1 when it could not be run. */
+static int
+doctor_spawn(struct doctor_ctx *x, const char *const argv[], int merge, const char *marker,
+             double limit_s, struct vr_error **errp)
+{
+    struct command_opts o = {.out_max = DOCTOR_KEEP,
+                             .overflow = COMMAND_OVERFLOW_TAIL,
+                             .merge = merge,
+                             .deadline = deadline_after_s(limit_s),
+                             .marker = marker};
+
+    command_result_clear(&x->proc);
+    return command_capture_opts(argv, &o, &x->proc, errp);
+}
 
 static void
 doctor_check_qemu(struct doctor_ctx *x, struct doctor_check *c)
@@ -229,8 +248,9 @@ doctor_check_qemu(struct doctor_ctx *x, struct doctor_check *c)
     argv[0] = x->qemu;
     argv[1] = "--version";
     argv[2] = NULL;
-    if (child_run(argv, 1, NULL, 10, x->proc, &err) < 0 || x->proc->status != 0) {
-        line = doctor_tail_line(x->proc->out, x->proc->out_len, DOCTOR_TAIL);
+    if (doctor_spawn(x, argv, 1, NULL, 10, &err) < 0 || x->proc.status != 0) {
+        if (!err)
+            line = doctor_tail_line(x->proc.out, x->proc.out_len, DOCTOR_TAIL);
         doctor_say(c, DOCTOR_FAIL, "'%s --version' failed: %s", x->qemu,
                    err             ? err->message
                    : line && *line ? line
@@ -238,8 +258,8 @@ doctor_check_qemu(struct doctor_ctx *x, struct doctor_check *c)
         doctor_fix(c, "reinstall QEMU: apt-get install --reinstall qemu-system-x86");
         return;
     }
-    line = doctor_tail_line(x->proc->out, strcspn(x->proc->out, "\n"), DOCTOR_TAIL);
-    if (doctor_parse_qemu_version(x->proc->out, v) < 0) {
+    line = doctor_tail_line(x->proc.out, strcspn(x->proc.out, "\n"), DOCTOR_TAIL);
+    if (doctor_parse_qemu_version(x->proc.out, v) < 0) {
         doctor_say(c, DOCTOR_WARN, "%s: cannot read a version in '%s'", x->qemu, line ? line : "");
         return;
     }
@@ -340,20 +360,21 @@ doctor_boot(struct doctor_ctx *x, int kvm, double limit_s, double *ms, char **wh
     argv[n++] = "-serial";
     argv[n++] = "stdio";
     argv[n] = NULL;
-    r = child_run(argv, 1, DOCTOR_AGENT_MARKER, limit_s, x->proc, &err);
-    if (r == 0 && x->proc->marker_seen) {
-        *ms = x->proc->marker_ms;
+    r = doctor_spawn(x, argv, 1, DOCTOR_AGENT_MARKER, limit_s, &err);
+    if (r == 0 && x->proc.marker_seen) {
+        *ms = x->proc.marker_ms;
         return 0;
     }
-    tail = doctor_tail_line(x->proc->out, x->proc->out_len, DOCTOR_TAIL);
+    if (r == 0)
+        tail = doctor_tail_line(x->proc.out, x->proc.out_len, DOCTOR_TAIL);
     if (r < 0)
         r = asprintf(why, "%s", err->message);
-    else if (x->proc->timed_out)
+    else if (x->proc.timed_out)
         r = asprintf(why, "the guest agent did not start within %g s (console and QEMU: %s)",
                      limit_s, tail && *tail ? tail : "no output");
     else
         r = asprintf(why, "QEMU exited (status %d) before the guest agent started: %s",
-                     x->proc->status, tail && *tail ? tail : "no output");
+                     x->proc.status, tail && *tail ? tail : "no output");
     if (r < 0)
         *why = NULL;
     return -1;
@@ -543,14 +564,14 @@ doctor_check_appliance(struct doctor_ctx *x, struct doctor_check *c)
     argv[3] = x->r->kvm ? "kvm" : "tcg";
     argv[4] = "--json";
     argv[5] = NULL;
-    if (child_run(argv, 0, NULL, x->o->appliance_limit_s, x->proc, &err) < 0) {
+    if (doctor_spawn(x, argv, 0, NULL, x->o->appliance_limit_s, &err) < 0) {
         doctor_say(c, DOCTOR_FAIL, "%s", err->message);
         doctor_fix(c, "make (in the source tree; or make install)");
         return;
     }
-    res = json_loads(x->proc->out, 0, NULL);
+    res = json_loads(x->proc.out, 0, NULL);
     ms = res ? json_object_get(res, "launch_ms") : NULL;
-    if (x->proc->status == 0 && json_is_true(json_object_get(res, "launched")) &&
+    if (x->proc.status == 0 && json_is_true(json_object_get(res, "launched")) &&
         json_is_integer(ms)) {
         doctor_say(c, DOCTOR_OK, "the appliance launched in %.1f s (backend direct%s)",
                    (double)json_integer_value(ms) / 1000.0, x->r->kvm ? ", KVM" : ", TCG forced");
@@ -559,13 +580,13 @@ doctor_check_appliance(struct doctor_ctx *x, struct doctor_check *c)
     if (json_is_string(json_object_get(res, "error")))
         tail = strdup(json_string_value(json_object_get(res, "error")));
     else
-        tail = doctor_tail_line(x->proc->err, x->proc->err_len, DOCTOR_TAIL);
-    if (x->proc->timed_out)
+        tail = doctor_tail_line(x->proc.err, x->proc.err_len, DOCTOR_TAIL);
+    if (x->proc.timed_out)
         doctor_say(c, DOCTOR_FAIL, "the appliance did not launch within %g s%s%s",
                    x->o->appliance_limit_s, tail && *tail ? ": " : "", tail ? tail : "");
     else
         doctor_say(c, DOCTOR_FAIL, "the appliance did not launch (vmrun-diff --check exit %d): %s",
-                   x->proc->status, tail && *tail ? tail : "no output");
+                   x->proc.status, tail && *tail ? tail : "no output");
     doctor_fix(c,
                "apt-get install libguestfs-tools linux-image-amd64 (the appliance is built from a "
                "kernel in /boot); LIBGUESTFS_BACKEND=direct%s libguestfs-test-tool shows why it "
@@ -691,21 +712,17 @@ doctor_run(const struct doctor_options *o, struct doctor_report *r)
 
     memset(r, 0, sizeof(*r));
     r->boot_ms = r->tcg_boot_ms = -1;
-    x.proc = calloc(1, sizeof(*x.proc));
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]) && i < DOCTOR_MAX_CHECKS; i++) {
         struct doctor_check *c = &r->checks[r->n++];
         int64_t t0 = deadline_now();
 
         c->name = checks[i].name;
-        if (x.proc)
-            checks[i].fn(&x, c);
-        else
-            doctor_say(c, DOCTOR_FAIL, "out of memory");
+        checks[i].fn(&x, c);
         c->elapsed_ms = deadline_ms_between(t0, deadline_now());
         if (o->progress)
             o->progress(o->opaque, c);
     }
-    free(x.proc);
+    command_result_clear(&x.proc);
     free(x.qemu);
     free(x.kernel);
     free(x.initrd);

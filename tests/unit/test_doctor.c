@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "../tap.h"
-#include "child.h"
 #include "doctor.h"
 #include "fileio.h"
 
@@ -132,30 +131,6 @@ test_report_json(void)
     TAP_CHECK(json_is_null(json_object_get(j, "boot_ms")));
     json_decref(j);
     doctor_report_clear(&r);
-}
-
-/* The boot probe's marker is found however the console output is chunked,
- * and only the last CHILD_KEEP bytes are kept. */
-static void
-test_child_keep(void)
-{
-    static char buf[CHILD_KEEP + CHILD_CHUNK + 1];
-    char chunk[CHILD_CHUNK];
-    size_t len = 0;
-
-    TAP_CHECK_INT_EQ(child_keep(buf, &len, "boot... vmrun-ag", 16, "vmrun-agent: "), 0);
-    TAP_CHECK_INT_EQ(child_keep(buf, &len, "ent", 3, "vmrun-agent: "), 0);
-    TAP_CHECK_INT_EQ(child_keep(buf, &len, ": debug", 7, "vmrun-agent: "), 1);
-    TAP_CHECK_STR_EQ(buf, "boot... vmrun-agent: debug");
-    /* already seen: not found again in bytes that do not complete one */
-    TAP_CHECK_INT_EQ(child_keep(buf, &len, "x", 1, "vmrun-agent: "), 0);
-    TAP_CHECK_INT_EQ(child_keep(buf, &len, "abc", 3, NULL), 0);
-    memset(chunk, 'z', sizeof(chunk));
-    for (int i = 0; i < 8; i++)
-        TAP_CHECK_INT_EQ(child_keep(buf, &len, chunk, sizeof(chunk), "vmrun-agent: "), 0);
-    TAP_CHECK_INT_EQ(len, CHILD_KEEP);
-    TAP_CHECK_INT_EQ(strlen(buf), CHILD_KEEP);
-    TAP_CHECK(buf[0] == 'z');
 }
 
 /* ---- whole runs in a private environment -------------------------------- */
@@ -339,15 +314,10 @@ test_old_qemu(void)
 }
 
 static const struct tap_test tests[] = {
-    TAP_TEST(test_qemu_version),
-    TAP_TEST(test_disk_status),
-    TAP_TEST(test_probe_cmdline),
-    TAP_TEST(test_tail_line),
-    TAP_TEST(test_report_json),
-    TAP_TEST(test_child_keep),
-    TAP_TEST(test_run_without_qemu),
-    TAP_TEST(test_boot_marker_seen),
-    TAP_TEST(test_boot_deadline_and_exit),
+    TAP_TEST(test_qemu_version),     TAP_TEST(test_disk_status),
+    TAP_TEST(test_probe_cmdline),    TAP_TEST(test_tail_line),
+    TAP_TEST(test_report_json),      TAP_TEST(test_run_without_qemu),
+    TAP_TEST(test_boot_marker_seen), TAP_TEST(test_boot_deadline_and_exit),
     TAP_TEST(test_old_qemu),
 };
 

@@ -95,7 +95,7 @@ EOF
 )
     local t0; t0=$(now)
     vr panic "$IMAGE" --user root --timeout 60 "$m"
-    expect_fault panic 'VM stopped|panic|crash'
+    expect_fault panic 'kernel panicked'
     expect_eq "$(cat "$W/panic.out")" "before the panic" "(output before the panic)"
     expect_eq "$(j panic .stdout)" "before the panic" "(report's stdout)"
     elapsed_lt "$t0" 30 || fail "the run took more than 30 s"
@@ -127,7 +127,7 @@ EOF
 )
     local t0; t0=$(now)
     vr crash "$IMAGE" --user root --timeout 60 "$m"
-    expect_fault crash 'VM stopped|panic|crash'
+    expect_fault crash 'agent \(PID 1\) died|Attempted to kill init'
     expect_eq "$(head -1 "$W/crash.out")" "before the crash"
     grep -q survived "$W/crash.out" && fail "the agent survived"
     elapsed_lt "$t0" 30 || fail "the run took more than 30 s"
@@ -150,7 +150,7 @@ EOF
     kill -9 "$pid"
     vr_wait qkill
     elapsed_lt "$t0" 10 || fail "vmrun took more than 10 s to notice QEMU was gone"
-    expect_fault qkill 'VM stopped|QEMU|unexpectedly'
+    expect_fault qkill 'QEMU was killed'
     expect_eq "$(j qkill .stdout)" ready
 }
 
@@ -299,7 +299,7 @@ test_hostile_channel_frame_flood() {
     expect_eq "$(j flood '.stdout | length')" 65536
     expect_eq "$(stat -c %s "$W/flood.out")" 65536
     [[ $(cat "$W/flood.rss") -lt 65536 ]] || fail "vmrun's RSS reached $(cat "$W/flood.rss") kB"
-    [[ $(echo "$wall < 60" | bc) == 1 ]] || fail "a million tiny frames took $wall s"
+    [[ $(echo "$wall < 30" | bc) == 1 ]] || fail "a million tiny frames took $wall s"
     no_qemu_left
     no_run_dirs_left
 }
@@ -351,6 +351,7 @@ EOF
     expect_eq "$(j twinA .status)/$(j twinB .status)" exited/exited
     expect_eq "$(j twinA .stdout)" "$(cat "$W/twinA.out")"
     expect_eq "$(j twinB .stdout)" "$(cat "$W/twinB.out")"
+    ! cmp -s "$W/twinA.json" "$W/twinB.json" || fail "the two reports are the same"
     no_qemu_left
     no_run_dirs_left
 }
