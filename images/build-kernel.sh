@@ -33,6 +33,10 @@ pkg=linux-source-6.1
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 src=$out/src
+# Two builds in one OUTDIR (two `make` at once) would unpack and compile over
+# each other: the second waits for the first, then finds the kernel up to date.
+exec 9>"$out/.lock"
+flock 9
 
 [[ -r $tarball ]] || { echo "$0: $tarball missing (apt-get install $pkg)" >&2; exit 1; }
 version=$(dpkg-query -W -f='${Version}' "$pkg")

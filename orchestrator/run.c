@@ -116,6 +116,7 @@ struct run_ctx {
     int disk_limit_hit; /* QEMU's writes went past the disk limit */
     int qemu_status;    /* its wait status once reaped by us, else -1 */
     int64_t t_start;
+    int64_t t_run; /* when the run request was sent; 0 before */
 };
 
 static void run_progress(struct run_ctx *c, const char *fmt, ...)
@@ -992,7 +993,7 @@ run_module(struct run_ctx *c)
     int64_t t_run, deadline, silence;
     json_int_t id;
 
-    t_run = deadline_now();
+    t_run = c->t_run = deadline_now();
     deadline = t_run + (int64_t)(c->o->timeout_s * (double)DEADLINE_NS_PER_S);
     silence = (int64_t)(c->o->agent_timeout_s * (double)DEADLINE_NS_PER_S);
     if (run_send_request(c, deadline, &id) < 0)
@@ -1320,6 +1321,9 @@ out:
         run_explain_vm_end(&c);
     if (c.err)
         res->status = RUN_ERROR;
+    /* a run that failed after the module started still ran this long */
+    if (c.t_run && res->t.run_ms < 0)
+        res->t.run_ms = deadline_ms_between(c.t_run, deadline_now());
     run_teardown(&c);
     res->t.total_ms = deadline_ms_between(c.t_start, deadline_now());
     res->error = steal_ptr(&c.err);

@@ -14,6 +14,7 @@
 # must be exact; then the host is measured again. A table of runs, failures
 # and leaks follows; every figure must be zero. Output ends with
 # "N passed, N failed" (one check per run plus the leak checks).
+# shellcheck source-path=SCRIPTDIR/../vm
 source "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
 
 RUNS=${1:-50}

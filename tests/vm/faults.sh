@@ -14,6 +14,7 @@
 # root module writes to the agent's own virtio port (a duplicate of its fd got
 # with pidfd_getfd). Needs root on the host (tmpfs mount). Arguments select
 # tests by name, as for run.sh.
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 now() { date +%s.%N; }
@@ -174,8 +175,7 @@ test_host_overlay_disk_full() {
     local full=$W/full
     mkdir -p "$full"
     mount -t tmpfs -o size=64m vmrun-faults "$full" || fail "cannot mount a tmpfs on $full (needs root)"
-    # shellcheck disable=SC2064 # $full is local: expanded now
-    trap "umount -l '$full'" EXIT
+    on_exit "umount -l '$full'"
     # the caches too: QEMU's capabilities and the image digest are not re-made
     [[ -d $VMRUN_STATE_DIR/cache ]] && cp -a "$VMRUN_STATE_DIR/cache" "$full/"
     export VMRUN_STATE_DIR=$full
@@ -326,7 +326,7 @@ EOF
     bg_pid=$pa; wait_output twinA "A ready" 90
     bg_pid=$pb; wait_output twinB "B ready" 90
     # both modules run now (each looks for 12 s): two of everything
-    kill -0 "$pa" && kill -0 "$pb" || fail "a run ended before the other started"
+    { kill -0 "$pa" && kill -0 "$pb"; } || fail "a run ended before the other started"
     grep -q saw "$W/twinA.out" "$W/twinB.out" && fail "a module finished before the other was ready"
     local names socks overlays qemus
     names=$(run_names | sort)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/vm/lib.sh - what the VM test tiers share (sourced by run.sh, faults.sh).
 #
 # How it works: sourcing it finds vmrun and the test image, makes a scratch
@@ -14,6 +15,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VMRUN=${VMRUN:-$root/build/vmrun}
 IMAGE=$(readlink -f "${VMRUN_TEST_IMAGE:-$root/build/images/default.qcow2}")
+# shellcheck disable=SC2034 # used by the sourcing scripts
 TESTIMG=${VMRUN_TEST_IMAGES:-$root/build/images/test}
 W=$(mktemp -d /tmp/vmrun-vmtest.XXXXXX)
 # QEMU runs under a uid of its own when vmrun is root: it must be able to
@@ -91,6 +93,29 @@ no_run_dirs_left() {
     expect_eq "$n" 0 "(run directories or overlays left behind: $(ls "$VMRUN_RUNTIME_DIR" "$VMRUN_STATE_DIR/overlays" 2>&1 | tr '\n' ' '))"
 }
 
+# on_exit CMD: run CMD when the test ends, however it ends (use it instead of
+# trap, which the runner's own EXIT trap would replace).
+on_exit() { vm_on_exit+=("$1"); }
+# The runner's EXIT trap for each test: a test that failed while a vmrun it
+# started in the background still ran must not leave that run behind (it
+# would write into $W after the next test started, or after $W was removed):
+# SIGTERM (vmrun destroys its VM and cleans up), SIGKILL after 10 s (its
+# watchdog cleans up). Then the test's on_exit commands.
+vm_test_exit() {
+    local c i left
+    mapfile -t left < <(jobs -p)
+    if ((${#left[@]})); then
+        kill -TERM "${left[@]}" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "${left[@]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "${left[@]}" 2>/dev/null || true
+        wait 2>/dev/null || true
+    fi
+    for c in "${vm_on_exit[@]}"; do eval "$c" || true; done
+}
+
 # ---- runner -----------------------------------------------------------------
 vm_run_tests() {
     [[ -x $VMRUN ]] || { echo "vmrun not built: $VMRUN" >&2; exit 1; }
@@ -106,7 +131,13 @@ vm_run_tests() {
         n=$((n + 1))
         t0=$(date +%s.%N)
         # Not inside `if`: there bash would ignore set -e in the test body.
-        (set -e; if [[ -n ${VM_TEST_TRACE:-} ]]; then set -x; fi; "$t") >"$W/test.log" 2>&1
+        (
+            set -e
+            vm_on_exit=()
+            trap vm_test_exit EXIT
+            if [[ -n ${VM_TEST_TRACE:-} ]]; then set -x; fi
+            "$t"
+        ) >"$W/test.log" 2>&1
         st=$?
         if [[ $st -eq 0 ]]; then
             pass=$((pass + 1))

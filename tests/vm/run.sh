@@ -9,6 +9,7 @@
 # whose name contains one of them. Boots cost seconds under TCG, so tests
 # share work where it does not blur what they check. Helpers and the runner
 # are in lib.sh.
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---- tests ------------------------------------------------------------------
