@@ -531,6 +531,17 @@ EOF
         echo "memory cgroup $cg limit $lim"
         [[ $lim =~ ^[0-9]+$ ]] || fail "no memory limit on QEMU's cgroup ($lim)"
         ((lim <= (256 + 512) << 20)) || fail "memory limit $lim above guest RAM + allowance"
+        # the CPU limit is on the VM's cgroup, which holds every QEMU thread
+        # (vCPUs and emulator in sub-groups): one CPU for a 1-vCPU guest
+        cg=$(awk -F: '$2 == "cpu" || $2 == "cpu,cpuacct" {print $3}' /proc/"$pid"/cgroup)
+        if [[ -n $cg && -r /sys/fs/cgroup/cpu${cg%/emulator}/cpu.cfs_quota_us ]]; then
+            cpu="$(cat /sys/fs/cgroup/cpu"${cg%/emulator}"/cpu.cfs_quota_us)/$(cat /sys/fs/cgroup/cpu"${cg%/emulator}"/cpu.cfs_period_us)"
+        else
+            cg=$(awk -F: '$1 == "0" {print $3}' /proc/"$pid"/cgroup)
+            cpu=$(tr ' ' '/' <"/sys/fs/cgroup${cg%/emulator}/cpu.max")
+        fi
+        echo "cpu cgroup ${cg%/emulator} quota/period $cpu"
+        expect_eq "$cpu" 100000/100000 "(CPU quota of the VM's cgroup)"
     fi
     expect_eq "$(awk '/^Seccomp:/ {print $2}' <<<"$st")" 2 "(seccomp filter)"
     expect_eq "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" 1
