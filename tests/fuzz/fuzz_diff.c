@@ -910,6 +910,15 @@ fuzz_diff_clean(void)
     closedir(d);
 }
 
+/* At exit (libFuzzer's and the replay's): the scratch directory goes. */
+static void
+fuzz_diff_teardown(void)
+{
+    unlink(fz.base);
+    unlink(fz.overlay);
+    rmdir(fz.root);
+}
+
 static void
 fuzz_diff_setup(void)
 {
@@ -926,6 +935,7 @@ fuzz_diff_setup(void)
     fd = open(fz.overlay, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     FUZZ_CHECK(fd >= 0);
     close(fd);
+    atexit(fuzz_diff_teardown);
 }
 
 int
@@ -961,8 +971,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.root_dev = root_dev;
     }
     if (f0 & 64) {
-        /* patterns start with '/' (cmd_diff refuses others) and stay short:
-         * glibc's fnmatch is exponential in the number of '*' */
+        /* patterns start with '/' (cmd_diff refuses others) */
         const struct fuzz_part *a = &fz.p[P_ALLOW];
         size_t off = 0;
 
@@ -973,10 +982,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         patterns[a->len] = '\0';
         while (off < a->len && o.n_allow < FUZZ_DIFF_ALLOW_MAX) {
             size_t len = strlen(patterns + off);
-            size_t stars = 0;
-            for (size_t k = 0; k < len; k++)
-                stars += patterns[off + k] == '*';
-            if (patterns[off] == '/' && len <= 256 && stars <= 4)
+            if (patterns[off] == '/')
                 allow[o.n_allow++] = patterns + off;
             off += len + 1;
         }
