@@ -18,11 +18,21 @@
 #include "run.h"
 #include "version.h"
 
+/* "vmrun: PREFIX MESSAGE" on stderr; messages quote what the guest, an
+ * image or a user's file said, so they go through report_print_text. */
+static void
+main_say(const char *prefix, const char *message)
+{
+    fprintf(stderr, "vmrun: %s", prefix);
+    report_print_text(stderr, message);
+    fputc('\n', stderr);
+}
+
 static void
 main_progress(void *opaque, const char *message)
 {
     (void)opaque;
-    fprintf(stderr, "vmrun: %s\n", message);
+    main_say("", message);
 }
 
 static void
@@ -30,7 +40,8 @@ main_print_tail(const char *title, const char *text)
 {
     if (!text || !*text)
         return;
-    fprintf(stderr, "vmrun: ---- %s (last lines) ----\n%s", title, text);
+    fprintf(stderr, "vmrun: ---- %s (last lines) ----\n", title);
+    report_print_text(stderr, text);
     if (text[strlen(text) - 1] != '\n')
         fputc('\n', stderr);
 }
@@ -74,7 +85,7 @@ cmd_run(int argc, char **argv)
     int status;
 
     if (cli_parse(argc, argv, &opts, &err) < 0) {
-        fprintf(stderr, "vmrun: %s\n", err->message);
+        main_say("", err->message);
         cli_options_free(&opts);
         return REPORT_EXIT_FAILURE;
     }
@@ -98,7 +109,7 @@ cmd_run(int argc, char **argv)
     status = report_final_status(&opts, &res);
 
     if (res.status == RUN_ERROR) {
-        fprintf(stderr, "vmrun: error: %s\n", res.error ? res.error->message : "unknown failure");
+        main_say("error: ", res.error ? res.error->message : "unknown failure");
         if (opts.verbose) {
             main_print_tail("guest console", res.console_text);
             main_print_tail("QEMU log", res.qemu_log_text);
@@ -126,7 +137,7 @@ cmd_run(int argc, char **argv)
                     res.t.agent_ready_ms, res.t.run_ms);
     }
     if (res.diff_error)
-        fprintf(stderr, "vmrun: error: %s\n", res.diff_error->message);
+        main_say("error: ", res.diff_error->message);
     if (opts.report_file || opts.json) {
         report = report_build(&opts, &res);
         if (!report || main_write_report(&opts, report) < 0)

@@ -295,3 +295,25 @@ report_build(const struct vr_options *opts, const struct run_result *res)
     }
     return r;
 }
+
+void
+report_print_text(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
+
+    while (left > 0) {
+        size_t n = report_utf8_seq(p, left);
+        if (n == 0 || (n == 1 && ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f))) {
+            fprintf(out, "\\x%02x", *p);
+            n = 1;
+        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+            /* C1 controls (U+0080..U+009F): CSI and friends on some terminals */
+            fprintf(out, "\\x%02x\\x%02x", p[0], p[1]);
+        } else {
+            fwrite(p, 1, n, out);
+        }
+        p += n;
+        left -= n;
+    }
+}

@@ -7,6 +7,7 @@
 #define VMRUN_REPORT_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stddef.h>
 
 #include "cli.h"
@@ -39,5 +40,11 @@ size_t report_utf8_seq(const unsigned char *s, size_t left);
 /* Helpers exposed for tests. */
 int report_utf8_valid(const unsigned char *s, size_t len);
 char *report_base64(const unsigned char *data, size_t len);
+
+/* Write text for a terminal: valid UTF-8 as it is, except control
+ * characters (newline and tab kept) and invalid bytes, written as \xNN, so
+ * that nothing the guest said (an agent's error, its console) can send
+ * escape sequences to the operator's terminal. */
+void report_print_text(FILE *out, const char *s);
 
 #endif

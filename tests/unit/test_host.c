@@ -31,6 +31,24 @@ test_utf8_and_base64(void)
     free(b);
 }
 
+/* What vmrun prints on the terminal of the guest's words carries no escape
+ * sequence: C0 and C1 controls and invalid bytes come out as \xNN. */
+static void
+test_print_text(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    TAP_CHECK(f != NULL);
+    report_print_text(f, "ok \xc3\xa9\tline\n\x1b[2J\x07\x7f\xc2\x9b"
+                         "31m\xff"
+                         " end");
+    fclose(f);
+    TAP_CHECK_STR_EQ(buf, "ok \xc3\xa9\tline\n\\x1b[2J\\x07\\x7f\\xc2\\x9b31m\\xff end");
+    free(buf);
+}
+
 static void
 test_report_bytes(void)
 {
@@ -314,9 +332,10 @@ test_command_capture(void)
 }
 
 static const struct tap_test tests[] = {
-    TAP_TEST(test_command_capture), TAP_TEST(test_reply_exit),  TAP_TEST(test_utf8_and_base64),
-    TAP_TEST(test_report_bytes),    TAP_TEST(test_exit_status), TAP_TEST(test_report_schema),
-    TAP_TEST(test_qcow2_header),    TAP_TEST(test_domain_xml),  TAP_TEST(test_accel_decision),
+    TAP_TEST(test_command_capture), TAP_TEST(test_reply_exit),   TAP_TEST(test_utf8_and_base64),
+    TAP_TEST(test_report_bytes),    TAP_TEST(test_print_text),   TAP_TEST(test_exit_status),
+    TAP_TEST(test_report_schema),   TAP_TEST(test_qcow2_header), TAP_TEST(test_domain_xml),
+    TAP_TEST(test_accel_decision),
 };
 
 int
