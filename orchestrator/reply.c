@@ -77,3 +77,50 @@ reply_exit_clear(struct reply_exit *e)
     json_decref(e->import_info);
     e->import_info = NULL;
 }
+
+int
+reply_classify(const char *type, const json_t *header, json_int_t run_id, const char **why)
+{
+    const char *stream;
+
+    if (wire_get_int(header, "id", -1) != run_id) {
+        *why = "reply to unknown request";
+        return -1;
+    }
+    if (strcmp(type, "output") == 0) {
+        stream = wire_get_str(header, "stream", "");
+        if (strcmp(stream, "stdout") == 0)
+            return REPLY_OUTPUT_STDOUT;
+        if (strcmp(stream, "stderr") == 0)
+            return REPLY_OUTPUT_STDERR;
+        *why = "unknown stream";
+        return -1;
+    }
+    if (strcmp(type, "started") == 0)
+        return REPLY_STARTED;
+    if (strcmp(type, "alive") == 0)
+        return REPLY_ALIVE;
+    if (strcmp(type, "exit") == 0)
+        return REPLY_EXIT;
+    if (strcmp(type, "error") == 0)
+        return REPLY_ERROR;
+    *why = "unexpected message";
+    return -1;
+}
+
+int
+reply_parse_hello(const json_t *header, json_int_t id, const char **agent, const char **root,
+                  const char **why)
+{
+    if (wire_get_int(header, "id", -1) != id) {
+        *why = "hello for another request";
+        return -1;
+    }
+    if (wire_get_int(header, "proto", -1) != WIRE_PROTO_VERSION) {
+        *why = "the guest agent speaks another protocol version; rebuild the initramfs";
+        return -1;
+    }
+    *agent = wire_get_str(header, "agent", "unknown");
+    *root = wire_get_str(header, "root", "unknown");
+    return 0;
+}

@@ -716,6 +716,7 @@ run_boot(struct run_ctx *c)
     struct wire_frame f = {0};
     struct domain_config dc;
     int64_t t_boot, deadline;
+    const char *agent = NULL, *root = NULL, *why = NULL;
     json_int_t id;
 
     if (!cmdline)
@@ -792,15 +793,13 @@ run_boot(struct run_ctx *c)
                    "the agent's hello; the guest may not have booted") < 0)
         return -1;
     c->res->t.agent_ready_ms = deadline_ms_between(t_boot, deadline_now());
-    if (wire_get_int(f.header, "proto", -1) != WIRE_PROTO_VERSION) {
+    if (reply_parse_hello(f.header, id, &agent, &root, &why) < 0) {
         wire_frame_clear(&f);
-        return vr_fail(&c->err, 0,
-                       "the guest agent speaks another protocol version (this vmrun speaks %d); "
-                       "rebuild the initramfs",
-                       WIRE_PROTO_VERSION);
+        return vr_fail(&c->err, 0, "the guest agent's hello: %s (this vmrun speaks protocol %d)",
+                       why, WIRE_PROTO_VERSION);
     }
-    c->res->agent_version = strndup(wire_get_str(f.header, "agent", "unknown"), 64);
-    c->res->root_device = strndup(wire_get_str(f.header, "root", "unknown"), 64);
+    c->res->agent_version = strndup(agent, 64);
+    c->res->root_device = strndup(root, 64);
     wire_frame_clear(&f);
     channel_handshake_done(&c->ch);
     run_progress(c, "agent ready after %.0f ms", c->res->t.agent_ready_ms);
@@ -991,6 +990,7 @@ run_module(struct run_ctx *c)
 {
     struct run_result *res = c->res;
     int64_t t_run, deadline, silence;
+    const char *why = NULL;
     json_int_t id;
 
     t_run = c->t_run = deadline_now();
@@ -1024,36 +1024,32 @@ run_module(struct run_ctx *c)
         }
         if (r < 0)
             return -1;
-        if (wire_get_int(f.header, "id", -1) != id) {
-            wire_frame_clear(&f);
-            return vr_fail(&c->err, 0,
-                           "the guest agent broke the protocol: reply to unknown request");
-        }
-        if (strcmp(f.type, "output") == 0) {
-            const char *stream = wire_get_str(f.header, "stream", "");
-            if (strcmp(stream, "stdout") == 0)
-                run_stream_output(c, &res->out, &c->io.out_fd, f.body, f.body_len);
-            else if (strcmp(stream, "stderr") == 0)
-                run_stream_output(c, &res->err, &c->io.err_fd, f.body, f.body_len);
-            else
-                r = vr_fail(&c->err, 0, "the guest agent broke the protocol: unknown stream");
-        } else if (strcmp(f.type, "started") == 0) {
-            run_progress(c, "module started");
-        } else if (strcmp(f.type, "alive") == 0) {
+        switch (reply_classify(f.type, f.header, id, &why)) {
+        case REPLY_OUTPUT_STDOUT:
+            run_stream_output(c, &res->out, &c->io.out_fd, f.body, f.body_len);
+            break;
+        case REPLY_OUTPUT_STDERR:
+            run_stream_output(c, &res->err, &c->io.err_fd, f.body, f.body_len);
+            break;
+        case REPLY_STARTED: run_progress(c, "module started"); break;
+        case REPLY_ALIVE:
             /* a sign of life, nothing more: any frame resets the silence */
-        } else if (strcmp(f.type, "exit") == 0) {
+            break;
+        case REPLY_EXIT:
             r = run_check_exit(c, f.header);
             wire_frame_clear(&f);
             if (r < 0)
                 return -1;
             res->t.run_ms = deadline_ms_between(t_run, deadline_now());
             return 0;
-        } else if (strcmp(f.type, "error") == 0) {
+        case REPLY_ERROR:
             r = vr_fail(&c->err, 0, "the guest agent could not run the module: %s",
                         wire_get_str(f.header, "message", "(no message)"));
-        } else {
-            r = vr_fail(&c->err, 0,
-                        "the guest agent broke the protocol: unexpected '%.32s' message", f.type);
+            break;
+        default:
+            r = vr_fail(&c->err, 0, "the guest agent broke the protocol: %s ('%.32s')", why,
+                        f.type);
+            break;
         }
         wire_frame_clear(&f);
         if (r < 0)

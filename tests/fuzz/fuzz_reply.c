@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fuzz_reply: what the host believes of the agent's `exit` message.
+ * fuzz_reply: what the host believes of the agent's messages.
  *
  * The input is a frame header as the agent would send it; it is parsed as
  * wire.c does (duplicate keys rejected, depth capped) and handed to
- * reply_parse_exit in run and in import mode. Whatever the guest wrote, an
- * accepted message must carry a verdict within the documented ranges, and
- * the import record kept for the report must hold only bounded strings.
+ * reply_parse_exit in run and in import mode, to reply_classify (every
+ * message type accepted while the module runs) and to reply_parse_hello.
+ * Whatever the guest wrote, an accepted `exit` must carry a verdict within
+ * the documented ranges, the import record kept for the report must hold
+ * only bounded strings, a message is accepted only for the request it
+ * answers and only as one of the documented types, and a hello only with
+ * this vmrun's protocol version.
  */
 #include <string.h>
 
@@ -79,6 +83,49 @@ fuzz_reply_parse(const json_t *header, int import_mode)
     FUZZ_CHECK(e.import_info == NULL);
 }
 
+static void
+fuzz_reply_classify(const json_t *header)
+{
+    static const char *const types[] = {"output", "started", "alive", "exit",
+                                        "error",  "hello",   "ok",    "file"};
+    const char *type = wire_get_str(header, "type", "");
+    json_int_t id = wire_get_int(header, "id", -1);
+    const char *why = NULL;
+    int kind = reply_classify(type, header, 3, &why);
+
+    if (kind < 0) {
+        FUZZ_CHECK(why && why[0]);
+    } else {
+        FUZZ_CHECK(id == 3);
+        FUZZ_CHECK(kind <= REPLY_ERROR);
+        FUZZ_CHECK(strcmp(type, "output") == 0 ? kind <= REPLY_OUTPUT_STDERR
+                                               : kind > REPLY_OUTPUT_STDERR);
+        if (kind <= REPLY_OUTPUT_STDERR)
+            FUZZ_CHECK(strcmp(wire_get_str(header, "stream", ""),
+                              kind == REPLY_OUTPUT_STDOUT ? "stdout" : "stderr") == 0);
+    }
+    /* the same header under every type: only the documented ones pass */
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        kind = reply_classify(types[i], header, id, &why);
+        if (i >= 5)
+            FUZZ_CHECK(kind < 0);
+    }
+}
+
+static void
+fuzz_reply_hello(const json_t *header)
+{
+    const char *agent = NULL, *root = NULL, *why = NULL;
+
+    if (reply_parse_hello(header, 1, &agent, &root, &why) < 0) {
+        FUZZ_CHECK(why && why[0]);
+        return;
+    }
+    FUZZ_CHECK(wire_get_int(header, "proto", -1) == WIRE_PROTO_VERSION);
+    FUZZ_CHECK(wire_get_int(header, "id", -1) == 1);
+    FUZZ_CHECK(agent && root);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -93,6 +140,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_reply_parse(header, 0);
     fuzz_reply_parse(header, 1);
+    fuzz_reply_classify(header);
+    fuzz_reply_hello(header);
     json_decref(header);
     return 0;
 }

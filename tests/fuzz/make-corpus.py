@@ -215,6 +215,19 @@ def reply_seeds():
     imp = {"outcome": "raised", "exception": "ValueError: x", "traceback": "Traceback\n"}
     return {
         "exited": j(base),
+        # reply_classify (run request id 3) and reply_parse_hello (id 1)
+        "run-output-stdout": j({"type": "output", "id": 3, "stream": "stdout"}),
+        "run-output-stderr": j({"type": "output", "id": 3, "stream": "stderr"}),
+        "run-output-bogus-stream": j({"type": "output", "id": 3, "stream": "stdin"}),
+        "run-alive": j({"type": "alive", "id": 3}),
+        "run-alive-other-id": j({"type": "alive", "id": 4}),
+        "run-started": j({"type": "started", "id": 3, "pid": 42}),
+        "run-error": j({"type": "error", "id": 3, "message": "no python3"}),
+        "run-unknown-type": j({"type": "hello", "id": 3}),
+        "hello-agent": j({"type": "hello", "id": 1, "proto": 2, "agent": "vmrun-agent 1.0",
+                          "root": "/dev/vda"}),
+        "hello-old-proto": j({"type": "hello", "id": 1, "proto": 1, "agent": "a", "root": "r"}),
+        "hello-no-strings": j({"type": "hello", "id": 1, "proto": 2}),
         "exited-255": j(dict(base, exit_code=255)),
         "exited-256": j(dict(base, exit_code=256)),
         "exited-negative": j(dict(base, exit_code=-1)),
