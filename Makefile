@@ -107,8 +107,8 @@ FUZZ_SRCS_fuzz_qcow2  := orchestrator/image.c orchestrator/fileio.c orchestrator
 FUZZ_SRCS_fuzz_report := orchestrator/report.c orchestrator/error.c
 FUZZ_SRCS_fuzz_cli    := orchestrator/cli.c orchestrator/error.c
 FUZZ_SRCS_fuzz_reply  := orchestrator/reply.c guest-agent/wire.c
-FUZZ_SRCS_fuzz_channel  := orchestrator/channel.c orchestrator/deadline.c orchestrator/error.c \
-                           guest-agent/wire.c
+FUZZ_SRCS_fuzz_channel  := orchestrator/channel.c orchestrator/usock.c orchestrator/deadline.c \
+                           orchestrator/error.c guest-agent/wire.c
 FUZZ_SRCS_fuzz_diffpath := orchestrator/diffpath.c orchestrator/report.c orchestrator/error.c
 FUZZ_SRCS_fuzz_diffimg  := orchestrator/diffimg.c orchestrator/command.c orchestrator/deadline.c \
                            orchestrator/error.c

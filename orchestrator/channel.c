@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "deadline.h"
+#include "usock.h"
 
 void
 channel_init(struct channel *ch)
@@ -23,31 +23,16 @@ channel_init(struct channel *ch)
 int
 channel_listen(struct channel *ch, const char *path, struct vr_error **errp)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return vr_fail(errp, 0,
-                       "socket path '%s' is too long (set VMRUN_STATE_DIR to a shorter directory)",
-                       path);
-    strcpy(sa.sun_path, path);
     if (wire_decoder_init(&ch->dec, WIRE_RESYNC) < 0)
         return vr_fail(errp, errno, "cannot allocate the channel buffer");
-    ch->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (ch->listen_fd < 0)
-        return vr_fail(errp, errno, "cannot create the agent socket");
-    if (bind(ch->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return vr_fail(errp, errno, "cannot bind the agent socket '%s'", path);
-    if (listen(ch->listen_fd, 1) < 0)
-        return vr_fail(errp, errno, "cannot listen on the agent socket '%s'", path);
-    return 0;
+    ch->listen_fd = usock_listen(path, "agent socket", errp);
+    return ch->listen_fd < 0 ? -1 : 0;
 }
 
 int
 channel_accept(struct channel *ch, int64_t deadline, struct vr_error **errp)
 {
     struct pollfd p = {.fd = ch->listen_fd, .events = POLLIN};
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
 
     for (;;) {
         int r = poll(&p, 1, deadline_poll_ms(deadline));
@@ -57,14 +42,12 @@ channel_accept(struct channel *ch, int64_t deadline, struct vr_error **errp)
             return vr_fail(errp, errno, "cannot wait for QEMU to open the agent port");
         if (r == 0)
             return vr_fail(errp, 0, "QEMU did not open the agent port in time");
-        ch->fd = accept4(ch->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        ch->fd = usock_accept(ch->listen_fd, &ch->peer_pid);
         if (ch->fd >= 0)
             break;
         if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
             return vr_fail(errp, errno, "cannot accept QEMU's connection on the agent port");
     }
-    if (getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        ch->peer_pid = cred.pid;
     /* One connection only: nobody else gets to talk to us as the agent. */
     close(ch->listen_fd);
     ch->listen_fd = -1;

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "usock.h"
 
 void
 console_init(struct console *c)
@@ -18,32 +18,21 @@ console_init(struct console *c)
 int
 console_listen(struct console *c, const char *path, struct vr_error **errp)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return vr_fail(errp, 0, "socket path '%s' is too long", path);
-    strcpy(sa.sun_path, path);
-    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (c->listen_fd < 0)
-        return vr_fail(errp, errno, "cannot create the console socket");
-    if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(c->listen_fd, 1) < 0)
-        return vr_fail(errp, errno, "cannot listen on the console socket '%s'", path);
-    return 0;
+    c->listen_fd = usock_listen(path, "console socket", errp);
+    return c->listen_fd < 0 ? -1 : 0;
 }
 
 void
 console_accept(struct console *c, pid_t qemu_pid)
 {
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
+    pid_t peer;
 
     if (c->listen_fd < 0 || c->fd >= 0)
         return;
-    c->fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    c->fd = usock_accept(c->listen_fd, &peer);
     if (c->fd < 0)
         return;
-    if (qemu_pid > 0 &&
-        (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid != qemu_pid)) {
+    if (qemu_pid > 0 && peer != qemu_pid) {
         close(c->fd);
         c->fd = -1;
         return;
