@@ -46,14 +46,34 @@ confine_init(struct confine *cf)
     *cf = (struct confine){.lock_fd = -1};
 }
 
-/* Whether the "Uid:" line of a /proc/PID/status names uid. */
-static int
-confine_status_has_uid(const char *status, uid_t uid)
+/* The value after "Key:" on a line of a /proc status file, or NULL. */
+static const char *
+confine_field(const char *status, const char *key)
 {
-    const char *line = strstr(status, "\nUid:");
+    size_t n = strlen(key);
+
+    for (const char *line = status; line && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp(line, key, n) == 0 && line[n] == ':')
+            return line + n + 1;
+    }
+    return NULL;
+}
+
+/* Whether the process whose /proc/PID/status is status is alive (not a
+ * zombie: it holds nothing, and here PID 1 may never reap it) and has uid as
+ * its real, effective, saved or filesystem uid. */
+static int
+confine_status_live_uid(const char *status, uid_t uid)
+{
+    const char *state = confine_field(status, "State");
+    const char *v = confine_field(status, "Uid");
     unsigned long ids[4];
 
-    if (!line || sscanf(line + 5, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+    if (!state || !v || sscanf(v, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+        return 0;
+    if (state[strspn(state, " \t")] == 'Z')
         return 0;
     for (int i = 0; i < 4; i++) {
         if (ids[i] == (unsigned long)uid)
@@ -76,9 +96,8 @@ confine_count_processes(uid_t uid)
         if (e->d_name[0] < '1' || e->d_name[0] > '9')
             continue;
         snprintf(path, sizeof(path), "/proc/%.20s/status", e->d_name);
-        /* a zombie holds nothing (and here PID 1 may never reap it) */
         if (fileio_read_small(path, status, sizeof(status) - 1) > 0 &&
-            !strstr(status, "\nState:\tZ") && confine_status_has_uid(status, uid))
+            confine_status_live_uid(status, uid))
             n++;
     }
     closedir(d);
@@ -252,21 +271,6 @@ const char confine_qemu_conf[] =
     "clear_emulator_capabilities = 1\n"
     "seccomp_sandbox = 1\n"
     "namespaces = [ \"mount\" ]\n";
-
-/* The value after "Key:" on a line of a /proc status file, or NULL. */
-static const char *
-confine_field(const char *status, const char *key)
-{
-    size_t n = strlen(key);
-
-    for (const char *line = status; line && *line; line = strchr(line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp(line, key, n) == 0 && line[n] == ':')
-            return line + n + 1;
-    }
-    return NULL;
-}
 
 int
 confine_inspect(pid_t pid, struct confine_proof *out)

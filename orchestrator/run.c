@@ -499,17 +499,17 @@ run_fail_io_error(struct run_ctx *c)
 {
     uint64_t limit = c->res->confinement.disk_limit_bytes;
     uint64_t margin = limit / 2 < (8ULL << 20) ? limit / 2 : (8ULL << 20);
+    int enospc = strcmp(c->iow.reason, "enospc") == 0;
     struct stat st;
 
     /* Past RLIMIT_FSIZE QEMU's write fails with EFBIG (QEMU ignores
      * SIGXFSZ) and the disk stops: the overlay is then within one write of
      * the limit. That is the module's doing, not a host failure. */
-    if (limit && strcmp(c->iow.reason, "enospc") != 0 && stat(c->overlay, &st) == 0 &&
-        (uint64_t)st.st_size + margin > limit) {
+    if (limit && !enospc && stat(c->overlay, &st) == 0 && (uint64_t)st.st_size + margin > limit) {
         c->disk_limit_hit = 1;
         return vr_fail(&c->err, EFBIG, "the guest wrote past the disk limit");
     }
-    if (strcmp(c->iow.reason, "enospc") == 0)
+    if (enospc)
         return vr_fail(&c->err, ENOSPC,
                        "the host filesystem holding the overlay '%s' is full: QEMU could not "
                        "write the VM's disk and the VM was stopped (free space there, or point "
@@ -1195,9 +1195,8 @@ run_explain_vm_end(struct run_ctx *c)
     }
     st = c->qemu_status;
     if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ) {
-        c->res->status = RUN_DISK_LIMIT;
-        vr_error_free(c->err);
-        c->err = NULL;
+        /* a QEMU that does not ignore SIGXFSZ dies of the same limit */
+        c->disk_limit_hit = 1;
         return;
     }
     if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && !c->res->interrupted &&
@@ -1308,13 +1307,13 @@ run_execute(const struct vr_options *opts, const struct run_io *io, struct run_r
     if (run_boot(&c) < 0 || run_transfer(&c) < 0 || run_module(&c) < 0)
         goto out;
 out:
+    if (c.err && !c.disk_limit_hit && !res->interrupted)
+        run_explain_vm_end(&c);
     if (c.disk_limit_hit && !res->interrupted) {
         vr_error_free(c.err);
         c.err = NULL;
         res->status = RUN_DISK_LIMIT;
     }
-    if (c.err && !res->interrupted)
-        run_explain_vm_end(&c);
     if (c.err)
         res->status = RUN_ERROR;
     /* a run that failed after the module started still ran this long */
